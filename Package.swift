@@ -1,0 +1,96 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "akvs",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "akvs", targets: ["akvs"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.10.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.3.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.25.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        // Entra ID credentials, token cache and Azure cloud environments.
+        .target(
+            name: "AzureIdentity",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Key Vault data-plane client: secrets, keys, certificates.
+        .target(
+            name: "KeyVault",
+            dependencies: [
+                "AzureIdentity",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
+        // Local Key Vault + Entra ID + IMDS emulator over HTTPS.
+        .target(
+            name: "Emulator",
+            dependencies: [
+                "KeyVault",
+                "AzureIdentity",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // `akvs demo`: the README's tour on the embedded emulator.
+        .target(
+            name: "Demo",
+            dependencies: ["Emulator", "KeyVault", "AzureIdentity"]
+        ),
+        // Test support: an emulator with a known seed and credentials (never linked into akvs).
+        .target(
+            name: "EmulatorTestSupport",
+            dependencies: ["Emulator", "KeyVault", "AzureIdentity"]
+        ),
+        // Benchmarks behind `akvs bench`.
+        .target(
+            name: "AKVSBench",
+            dependencies: ["Emulator", "KeyVault", "AzureIdentity", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/AKVSBench"
+        ),
+        .executableTarget(
+            name: "akvs",
+            dependencies: [
+                "Emulator", "KeyVault", "AzureIdentity", "AKVSBench", "Demo",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "AzureIdentityTests", dependencies: ["AzureIdentity", "Emulator", "EmulatorTestSupport"]),
+        .testTarget(name: "KeyVaultTests", dependencies: ["KeyVault", "AzureIdentity", "Emulator", "EmulatorTestSupport"]),
+        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "KeyVault", "AzureIdentity", "EmulatorTestSupport",
+                                                          .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

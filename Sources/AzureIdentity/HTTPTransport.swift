@@ -1,0 +1,100 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import NIOSSL
+
+/// One HTTP exchange as the Azure clients see it.
+public struct HTTPExchangeResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: Data
+
+    public init(status: Int, headers: HTTPHeaders, body: Data) {
+        self.status = status; self.headers = headers; self.body = body
+    }
+}
+
+/// Sends requests over a shared `HTTPClient`, with per-call timeouts and an optional connect override.
+public struct HTTPTransport: Sendable {
+    public let client: HTTPClient
+    /// Upper bound of one request, connection included.
+    public var timeout: TimeAmount
+    /// Largest response body accepted (a vault reply is small; this bounds a hostile one).
+    public var maxBodyBytes: Int
+
+    public init(client: HTTPClient, timeout: TimeAmount = .seconds(30), maxBodyBytes: Int = 4 << 20) {
+        self.client = client; self.timeout = timeout; self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// Makes a client that trusts the system roots plus the PEM certificates in `additionalCAFile`.
+    public static func makeClient(additionalCAFile: String? = nil, eventLoopGroup: any EventLoopGroup = HTTPClient.defaultEventLoopGroup) throws -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let file = additionalCAFile {
+            let certs = try NIOSSLCertificate.fromPEMFile(file)
+            tls.additionalTrustRoots = [.certificates(certs)]
+        }
+        var config = HTTPClient.Configuration(tlsConfiguration: tls)
+        config.timeout = .init(connect: .seconds(10), read: .seconds(30))
+        config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        config.decompression = .disabled
+        config.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: config)
+    }
+
+    /// Sends a request; `connectAddress` (`host:port`) redirects the TCP connection but keeps the Host header.
+    public func send(method: HTTPMethod, url: URL, headers: HTTPHeaders = [:], body: Data? = nil, connectAddress: String? = nil) async throws(TransportError) -> HTTPExchangeResponse {
+        var target = url
+        var headers = headers
+        if let address = connectAddress, var components = URLComponents(url: url, resolvingAgainstBaseURL: false) {
+            let hostHeader = url.port.map { "\(url.host ?? ""):\($0)" } ?? (url.host ?? "")
+            headers.replaceOrAdd(name: "Host", value: hostHeader)
+            let (host, port) = Self.split(address)
+            components.host = host
+            components.port = port
+            target = components.url ?? url
+        }
+        var request = HTTPClientRequest(url: target.absoluteString)
+        request.method = method
+        request.headers = headers
+        if let body { request.body = .bytes(ByteBuffer(data: body)) }
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            let buffer = try await response.body.collect(upTo: maxBodyBytes)
+            return HTTPExchangeResponse(status: Int(response.status.code), headers: response.headers, body: Data(buffer: buffer))
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            throw .timeout(host: url.host ?? "")
+        } catch {
+            throw .failed(host: url.host ?? "", reason: String(describing: error))
+        }
+    }
+
+    static func split(_ address: String) -> (String, Int?) {
+        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
+            let host = String(address[address.index(after: address.startIndex)..<close])
+            let rest = address[address.index(after: close)...]
+            return (host, rest.hasPrefix(":") ? Int(rest.dropFirst()) : nil)
+        }
+        if let colon = address.lastIndex(of: ":") {
+            return (String(address[..<colon]), Int(address[address.index(after: colon)...]))
+        }
+        return (address, nil)
+    }
+}
+
+/// A request that got no HTTP answer.
+public enum TransportError: Error, CustomStringConvertible, Equatable {
+    case timeout(host: String)
+    case failed(host: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .timeout(let host): return "request to \(host) timed out; check network reachability of the host and its load"
+        case .failed(let host, let reason): return "request to \(host) failed: \(reason)"
+        }
+    }
+
+    /// Whether retrying may help.
+    public var isTransient: Bool { true }
+}

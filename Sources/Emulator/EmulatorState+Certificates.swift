@@ -1,0 +1,105 @@
+import Foundation
+import KeyVault
+
+/// What a certificate create asks for.
+struct CertificateCreation: Sendable {
+    var request: CertificateRequest
+    var keySpec: KeySpec
+    /// `Self` (self-signed) or `Emulator` (emulator root → intermediate → leaf).
+    var issuerName: String
+    var contentType: String
+    var tags: [String: String]?
+    var enabled: Bool = true
+}
+
+extension EmulatorState {
+    static let pkcs12ContentType = "application/x-pkcs12"
+    static let pemContentType = "application/x-pem-file"
+
+    func certificateBundle(_ record: CertificateVersionRecord, name: String, vault: VaultRecord) -> CertificateBundle {
+        let version = record.meta.version
+        var attributes = record.meta.attributes()
+        attributes.nbf = Int64(record.issued.notBefore.timeIntervalSince1970)
+        attributes.exp = Int64(record.issued.notAfter.timeIntervalSince1970)
+        var policy = record.policy
+        policy.id = "\(vault.baseURL)/certificates/\(name)/policy"
+        return CertificateBundle(id: vault.id(.certificate, name, version), kid: vault.id(.key, name, version), sid: vault.id(.secret, name, version),
+                                 x5t: record.issued.x5t, cer: Data(record.issued.leafDER).base64EncodedString(), contentType: record.contentType,
+                                 attributes: attributes, policy: policy, tags: record.meta.tags)
+    }
+
+    func getCertificate(vault: String, name: String, version: String) throws(KVFailure) -> CertificateBundle {
+        let record = try readVault(vault)
+        guard let found = Self.pick(record.certificates[name], version, meta: \.meta) else { throw .notFound(.certificate, name, version) }
+        return certificateBundle(found, name: name, vault: record)
+    }
+
+    func listCertificateVersions(vault: String, name: String) throws(KVFailure) -> [ObjectItem] {
+        let record = try readVault(vault)
+        guard let versions = record.certificates[name] else { throw .notFound(.certificate, name, "") }
+        return versions.map {
+            ObjectItem(id: record.id(.certificate, name, $0.meta.version), attributes: $0.meta.attributes(), tags: $0.meta.tags, x5t: $0.issued.x5t)
+        }
+    }
+
+    /// Creates a certificate version and the key and secret versions that back it (same name and version).
+    @discardableResult
+    func createCertificate(vault: String, name: String, _ creation: CertificateCreation) throws(KVFailure) -> CertificateBundle {
+        guard creation.contentType == Self.pkcs12ContentType || creation.contentType == Self.pemContentType else {
+            throw .badParameter("secret_props.contentType must be application/x-pkcs12 or application/x-pem-file (got \(creation.contentType)).")
+        }
+        let issued: IssuedCertificate
+        let secretValue: String
+        do {
+            let key = try KeyMaterial.generate(creation.keySpec)
+            switch creation.issuerName.lowercased() {
+            case "self": issued = try IssuedCertificate.selfSigned(creation.request, key: key)
+            case "emulator", "unknown": issued = try authority.issue(creation.request, key: key)
+            default: throw KVFailure.badParameter("issuer.name must be Self or Emulator (got \(creation.issuerName)).")
+            }
+            secretValue = creation.contentType == Self.pkcs12ContentType
+                ? Data(try issued.pkcs12(password: "")).base64EncodedString()
+                : issued.pemBundle()
+        } catch let failure as KVFailure {
+            throw failure
+        } catch {
+            throw KVFailure.badParameter("Certificate creation failed: \(error)")
+        }
+        var meta = VersionMeta(enabled: creation.enabled, tags: creation.tags)
+        meta.notBefore = Int64(issued.notBefore.timeIntervalSince1970)
+        meta.expires = Int64(issued.notAfter.timeIntervalSince1970)
+        let policy = CertificatePolicy(
+            keyProps: .init(exportable: true, kty: creation.keySpec.kty, keySize: creation.keySpec.rsaBits, crv: creation.keySpec.curveName, reuseKey: false),
+            secretProps: .init(contentType: creation.contentType),
+            x509Props: .init(subject: creation.request.subject, sans: .init(dnsNames: creation.request.dnsNames.isEmpty ? nil : creation.request.dnsNames),
+                             ekus: creation.request.ekus, validityMonths: creation.request.validityMonths),
+            issuer: .init(name: creation.issuerName), attributes: ObjectAttributes(enabled: true, created: meta.created, updated: meta.updated))
+        let certificate = CertificateVersionRecord(meta: meta, issued: issued, policy: policy, contentType: creation.contentType)
+        return try mutateVault(vault) { (v: inout VaultRecord) throws(KVFailure) -> CertificateBundle in
+            let kid = v.id(.key, name, meta.version)
+            v.certificates[name, default: []].append(certificate)
+            v.keys[name, default: []].append(KeyVersionRecord(meta: meta, material: issued.key, managed: true))
+            v.secrets[name, default: []].append(SecretVersionRecord(meta: meta, value: secretValue, contentType: creation.contentType, kid: kid))
+            return certificateBundle(certificate, name: name, vault: v)
+        }
+    }
+
+    /// Enables or disables a certificate version together with its key and secret.
+    func updateCertificate(vault: String, name: String, version: String, attributes: ObjectAttributes?, tags: [String: String]?) throws(KVFailure) -> CertificateBundle {
+        try mutateVault(vault) { (v: inout VaultRecord) throws(KVFailure) -> CertificateBundle in
+            guard var versions = v.certificates[name], let found = Self.pick(versions, version, meta: \.meta),
+                  let index = versions.firstIndex(where: { $0.meta.version == found.meta.version }) else { throw .notFound(.certificate, name, version) }
+            versions[index].meta.apply(attributes, tags: tags)
+            v.certificates[name] = versions
+            let id = found.meta.version
+            if let i = v.secrets[name]?.firstIndex(where: { $0.meta.version == id }) { v.secrets[name]?[i].meta.apply(attributes, tags: tags) }
+            if let i = v.keys[name]?.firstIndex(where: { $0.meta.version == id }) { v.keys[name]?[i].meta.apply(attributes, tags: tags) }
+            return certificateBundle(versions[index], name: name, vault: v)
+        }
+    }
+}
+
+extension KeySpec {
+    var rsaBits: Int? { if case .rsa(let bits) = self { return bits }; return nil }
+    var curveName: String? { if case .ec(let curve) = self { return curve.rawValue }; return nil }
+}

@@ -1,0 +1,35 @@
+import AKVSBench
+import ArgumentParser
+import Foundation
+
+/// `akvs bench`: the benchmarks whose results BENCHMARKS.md records.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Run benchmarks against the embedded emulator and print a Markdown report.",
+        subcommands: [KeyVaultBench.self]
+    )
+
+    struct KeyVaultBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "keyvault", abstract: "GET secret throughput/latency and token single-flight.")
+
+        @Option(help: "GET requests per configuration.")
+        var requests: Int = 4000
+
+        @Option(help: "Comma-separated concurrent caller counts.")
+        var callers: String = "1,64"
+
+        @Option(name: .customLong("token-callers"), help: "Concurrent token requests for the single-flight check.")
+        var tokenCallers: Int = 1000
+
+        func run() async throws {
+            let counts = callers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }), requests > 0 else {
+                throw ValidationError("--callers must list positive numbers (e.g. 1,64) and --requests must be positive")
+            }
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("akvs-bench-\(ProcessInfo.processInfo.processIdentifier)")
+            let report = try await KeyVaultBenchmark(requests: requests, concurrency: counts, tokenCallers: tokenCallers, workDirectory: dir).run()
+            print(report)
+        }
+    }
+}
