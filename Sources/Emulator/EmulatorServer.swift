@@ -20,8 +20,15 @@ public struct EmulatorOptions: Sendable {
     public var seedPath: String?
     public var logger: Logger
 
+    /// Warnings and errors only: the emulator is a test tool, its request log is noise.
+    public static var quietLogger: Logger {
+        var logger = Logger(label: "akvs.emulator")
+        logger.logLevel = .warning
+        return logger
+    }
+
     public init(host: String = "127.0.0.1", port: Int = 0, imdsHost: String = "127.0.0.1", imdsPort: Int = 0,
-                stateDirectory: URL, seedPath: String? = nil, logger: Logger = Logger(label: "akvs.emulator")) {
+                stateDirectory: URL, seedPath: String? = nil, logger: Logger = EmulatorOptions.quietLogger) {
         self.host = host; self.port = port; self.imdsHost = imdsHost; self.imdsPort = imdsPort
         self.stateDirectory = stateDirectory; self.seedPath = seedPath; self.logger = logger
     }
@@ -129,8 +136,7 @@ public enum EmulatorServer {
         }
         let imdsResponder = CallbackResponder<BasicRequestContext> { request, _ in await imds.handle(request: request) }
 
-        var serverLogger = options.logger
-        serverLogger.logLevel = min(options.logger.logLevel, .warning) == .warning ? .warning : options.logger.logLevel
+        let serverLogger = options.logger
         let (ready, readyContinuation) = AsyncStream<Void>.makeStream()
         let main = Application(responder: responder, server: try .tls(.http1(), tlsConfiguration: tls),
                                configuration: .init(address: .hostname(options.host, port: port), serverName: "akvs-emulator"),

@@ -1,5 +1,7 @@
 import Foundation
 import KeyVault
+import SwiftASN1
+import X509
 
 /// What a certificate create asks for.
 struct CertificateCreation: Sendable {
@@ -65,6 +67,39 @@ extension EmulatorState {
         } catch {
             throw KVFailure.badParameter("Certificate creation failed: \(error)")
         }
+        return try store(issued, secretValue: secretValue, name: name, vault: vault, creation: creation)
+    }
+
+    /// Imports a PEM bundle (PKCS#8 private key and certificates, leaf first) as a new certificate version.
+    @discardableResult
+    func importCertificate(vault: String, name: String, value: String, contentType: String, tags: [String: String]?, enabled: Bool) throws(KVFailure) -> CertificateBundle {
+        guard value.contains("-----BEGIN") else {
+            throw .badParameter("The emulator imports PEM only (a PKCS#8 PRIVATE KEY block and CERTIFICATE blocks); convert a PFX with: openssl pkcs12 -in cert.pfx -nodes -out cert.pem")
+        }
+        let issued: IssuedCertificate
+        let secretValue: String
+        do {
+            let blocks = try PEMDocument.parseMultiple(pemString: value)
+            guard let keyBlock = blocks.first(where: { $0.discriminator == "PRIVATE KEY" }) else {
+                throw KVFailure.badParameter("The PEM has no 'PRIVATE KEY' (PKCS#8) block; convert with: openssl pkcs8 -topk8 -nocrypt")
+            }
+            let certificates = blocks.filter { $0.discriminator == "CERTIFICATE" }.map(\.derBytes)
+            guard !certificates.isEmpty else { throw KVFailure.badParameter("The PEM has no CERTIFICATE block.") }
+            issued = try IssuedCertificate(key: try KeyMaterial(pkcs8DER: keyBlock.derBytes), chainDER: certificates)
+            secretValue = contentType == Self.pkcs12ContentType ? Data(try issued.pkcs12(password: "")).base64EncodedString() : issued.pemBundle()
+        } catch let failure as KVFailure {
+            throw failure
+        } catch {
+            throw KVFailure.badParameter("The certificate could not be imported: \(error)")
+        }
+        let months = max(1, Int((issued.notAfter.timeIntervalSince(issued.notBefore) / (30.4 * 86400)).rounded()))
+        let request = CertificateRequest(subject: issued.leafCertificate.subject.description, dnsNames: [], validityMonths: months)
+        let spec = issued.key.spec
+        return try store(issued, secretValue: secretValue, name: name, vault: vault,
+                         creation: CertificateCreation(request: request, keySpec: spec, issuerName: "Unknown", contentType: contentType, tags: tags, enabled: enabled))
+    }
+
+    private func store(_ issued: IssuedCertificate, secretValue: String, name: String, vault: String, creation: CertificateCreation) throws(KVFailure) -> CertificateBundle {
         var meta = VersionMeta(enabled: creation.enabled, tags: creation.tags)
         meta.notBefore = Int64(issued.notBefore.timeIntervalSince1970)
         meta.expires = Int64(issued.notAfter.timeIntervalSince1970)

@@ -106,24 +106,29 @@ actor EmulatorState {
         guard vaults[vault] != nil else { throw .invalid(field: "vault", reason: "no vault named \(vault)") }
         vaults[vault]?.faults = faults
         vaults[vault]?.throttleCount = 0
+        vaults[vault]?.throttleWriteCount = 0
         vaults[vault]?.throttleWindowStart = .distantPast
     }
 
     func faults(vault: String) -> FaultSettings? { vaults[vault]?.faults }
 
     /// Counts an accepted request against the vault's throttle window; returns Retry-After seconds when over.
-    func admitThrottled(vault: String, now: Date = Date()) -> Int? {
-        guard let record = vaults[vault], let throttle = record.faults.throttle else { return nil }
-        let window = throttle.windowSeconds
-        var start = record.throttleWindowStart
-        var count = record.throttleCount
-        if now.timeIntervalSince(start) >= window { start = now; count = 0 }
-        if count >= throttle.limit {
-            // Rejected requests do not count against the limit, as in Key Vault.
-            return max(1, Int((window - now.timeIntervalSince(start)).rounded(.up)))
+    func admitThrottled(vault: String, write: Bool = false, now: Date = Date()) -> Int? {
+        guard var record = vaults[vault], let throttle = record.faults.throttle else { return nil }
+        if now.timeIntervalSince(record.throttleWindowStart) >= throttle.windowSeconds {
+            record.throttleWindowStart = now
+            record.throttleCount = 0
+            record.throttleWriteCount = 0
         }
-        vaults[vault]?.throttleWindowStart = start
-        vaults[vault]?.throttleCount = count + 1
+        let overWrites = write && record.throttleWriteCount >= (throttle.writeLimit ?? Int.max)
+        if record.throttleCount >= throttle.limit || overWrites {
+            // Rejected requests do not count against the limit, as in Key Vault.
+            vaults[vault] = record
+            return max(1, Int((throttle.windowSeconds - now.timeIntervalSince(record.throttleWindowStart)).rounded(.up)))
+        }
+        record.throttleCount += 1
+        if write { record.throttleWriteCount += 1 }
+        vaults[vault] = record
         return nil
     }
 

@@ -48,11 +48,14 @@ struct EntraHandler: Sendable {
         guard let clientID = form["client_id"], !clientID.isEmpty else {
             return (entraError(400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'."), nil)
         }
-        guard let scope = form["scope"], scope.hasSuffix("/.default") else {
+        // The v1 endpoint names a resource instead of a scope.
+        let requested = form["scope"] ?? form["resource"].map { $0 + "/.default" }
+        guard let scope = requested, scope.hasSuffix("/.default") else {
             return (entraError(400, "invalid_scope", 1002012, "The provided value for scope \(form["scope"] ?? "") is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier."), clientID)
         }
-        let resource = String(scope.dropLast("/.default".count))
-        guard resource == tokens.resource || resource + "/" == tokens.resource + "/" else {
+        var resource = String(scope.dropLast("/.default".count))
+        while resource.hasSuffix("/") { resource.removeLast() }
+        guard resource == tokens.resource else {
             return (entraError(400, "invalid_resource", 500011, "The resource principal named \(resource) was not found in the tenant named \(tokens.tenantID). This emulator issues tokens for \(tokens.resource)."), clientID)
         }
         guard let identity = await state.identity(clientID: clientID), identity.managedIdentity == nil else {

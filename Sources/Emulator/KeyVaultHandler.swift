@@ -20,8 +20,13 @@ struct KeyVaultHandler: Sendable {
 
     func handle(vault: String, request: Request, body: ByteBuffer, host: String) async -> Response {
         var object: String?
-        let response = await respond(vault: vault, request: request, body: body, host: host, countedObject: &object)
+        var response = await respond(vault: vault, request: request, body: body, host: host, countedObject: &object)
         await counters.vaultRequest(vault, status: Int(response.status.code), object: object)
+        // Headers Key Vault sets on every reply; the client request id is echoed back.
+        response.headers[.requestID] = UUID().uuidString.lowercased()
+        response.headers[.keyVaultServiceVersion] = "1.9.0.0"
+        response.headers[.keyVaultRegion] = "emulator"
+        if let clientRequestID = request.headers[.clientRequestID] { response.headers[.clientRequestID] = clientRequestID }
         return response
     }
 
@@ -66,7 +71,7 @@ struct KeyVaultHandler: Sendable {
                 inner: "ForbiddenByRbac"))
         }
         if segments.count >= 2 { countedObject = "\(segments[0])/\(segments[1])" } else { countedObject = segments.first }
-        if let retryAfter = await state.admitThrottled(vault: vault) {
+        if let retryAfter = await state.admitThrottled(vault: vault, write: write) {
             var headers = HTTPFields()
             headers[.retryAfter] = String(retryAfter)
             return Reply.kvError(KVFailure(status: 429, code: "Throttled", message: "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"), headers: headers)
@@ -130,6 +135,12 @@ struct KeyVaultHandler: Sendable {
             var accepted = try await certificateSubresource(vault: vault, name: name, tail: "pending")
             accepted.status = .accepted
             return accepted
+        case (.certificate, .post, false, "import"):
+            let input = try decode(CertificateImportBody.self, body)
+            guard let value = input.value, !value.isEmpty else { throw .badParameter("Property 'value' is required: the PEM (or PFX) to import.") }
+            let contentType = input.policy?.secretProps?.contentType ?? (value.contains("-----BEGIN") ? EmulatorState.pemContentType : EmulatorState.pkcs12ContentType)
+            return Reply.json(.ok, try await state.importCertificate(vault: vault, name: name, value: value, contentType: contentType,
+                                                                     tags: input.tags, enabled: input.attributes?.enabled ?? true))
         case (.certificate, .patch, false, _):
             let input = try decode(CertificateCreateBody.self, body)
             return Reply.json(.ok, try await state.updateCertificate(vault: vault, name: name, version: tail, attributes: input.attributes, tags: input.tags))
@@ -216,6 +227,14 @@ struct CertificateCreateBody: Decodable {
                                    contentType: policy?.secretProps?.contentType ?? EmulatorState.pkcs12ContentType,
                                    tags: tags, enabled: attributes?.enabled ?? true)
     }
+}
+
+struct CertificateImportBody: Decodable {
+    var value: String?
+    var pwd: String?
+    var policy: CertificatePolicy?
+    var attributes: ObjectAttributes?
+    var tags: [String: String]?
 }
 
 struct CertificateOperation: Codable, Sendable {

@@ -32,6 +32,8 @@ extension HTTPField.Name {
     static let metadata = HTTPField.Name("Metadata")!
     static let clientRequestID = HTTPField.Name("x-ms-client-request-id")!
     static let requestID = HTTPField.Name("x-ms-request-id")!
+    static let keyVaultServiceVersion = HTTPField.Name("x-ms-keyvault-service-version")!
+    static let keyVaultRegion = HTTPField.Name("x-ms-keyvault-region")!
 }
 
 /// Decoded query string (`+` is not a space in Key Vault URLs, only percent escapes).

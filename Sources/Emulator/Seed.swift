@@ -52,10 +52,16 @@ public struct Seed: Codable, Sendable {
 
 /// Fault settings of one vault (seed and admin API).
 public struct FaultSettings: Codable, Sendable, Equatable {
+    /// Requests accepted per window before 429; Key Vault allows 4,000 transactions and 300 secret
+    /// creates per vault per 10 s (`{limit: 4000, writeLimit: 300, windowSeconds: 10}`).
     public struct Throttle: Codable, Sendable, Equatable {
         public var limit: Int
+        /// Extra cap on writes (PUT/POST/PATCH) within the same window.
+        public var writeLimit: Int?
         public var windowSeconds: Double
-        public init(limit: Int, windowSeconds: Double) { self.limit = limit; self.windowSeconds = windowSeconds }
+        public init(limit: Int, writeLimit: Int? = nil, windowSeconds: Double) {
+            self.limit = limit; self.writeLimit = writeLimit; self.windowSeconds = windowSeconds
+        }
     }
     public var latencyMs: Double?
     public var jitterMs: Double?
@@ -74,7 +80,7 @@ public struct FaultSettings: Codable, Sendable, Equatable {
         if let l = latencyMs, l < 0 || l > 600_000 { throw .invalid(field: "vaults[\(vault)].faults.latencyMs", reason: "must be 0…600000") }
         if let j = jitterMs, j < 0 || j > 600_000 { throw .invalid(field: "vaults[\(vault)].faults.jitterMs", reason: "must be 0…600000") }
         if let r = errorRate, r < 0 || r > 1 { throw .invalid(field: "vaults[\(vault)].faults.errorRate", reason: "must be between 0 and 1") }
-        if let t = throttle, t.limit < 0 || t.windowSeconds <= 0 {
+        if let t = throttle, t.limit < 0 || t.windowSeconds <= 0 || (t.writeLimit ?? 0) < 0 {
             throw .invalid(field: "vaults[\(vault)].faults.throttle", reason: "limit must be ≥ 0 and windowSeconds > 0 (Key Vault allows 4000 per 10 s)")
         }
     }

@@ -60,6 +60,7 @@ struct VaultRecord: Sendable {
     var faults = FaultSettings()
     var throttleWindowStart = Date.distantPast
     var throttleCount = 0
+    var throttleWriteCount = 0
 
     func id(_ kind: ObjectKind, _ name: String, _ version: String) -> String {
         "\(baseURL)/\(kind.collection)/\(name)/\(version)"

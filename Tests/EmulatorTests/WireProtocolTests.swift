@@ -148,3 +148,49 @@ import Testing
         }
     }
 }
+
+@Suite struct EmulatorWriteTests {
+    let wire = WireProtocolTests()
+
+    @Test func importsPEMCertificatesAsPEMOrPFX() async throws {
+        try await EmulatorFixture.with { f in
+            let adminToken = try await f.session.tokens.token(for: f.adminCredential(), scope: f.cloud.keyVaultScope).token
+            let pem = try #require(try await f.client().getSecret("tls-pem").value)
+            for (name, contentType) in [("imported-pem", "application/x-pem-file"), ("imported-pfx", "application/x-pkcs12")] {
+                let body = try JSONSerialization.data(withJSONObject: ["value": pem, "policy": ["secret_props": ["contentType": contentType]]])
+                let r = try await wire.raw(f, .POST, "/certificates/\(name)/import?api-version=7.5", token: adminToken, body: body, headers: [("Content-Type", "application/json")])
+                #expect(r.status == 200)
+                let secret = try await f.client(credential: f.adminCredential()).getSecret(name)
+                #expect(secret.contentType == contentType && secret.kid != nil)
+            }
+            let imported = try await f.client(credential: f.adminCredential()).getSecret("imported-pem")
+            #expect(imported.value == pem)
+            let garbage = try JSONSerialization.data(withJSONObject: ["value": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"])
+            let bad = try await wire.raw(f, .POST, "/certificates/bad/import?api-version=7.5", token: adminToken, body: garbage, headers: [("Content-Type", "application/json")])
+            #expect(bad.status == 400)
+        }
+    }
+
+    @Test func writeLimitThrottlesWritesButNotReads() async throws {
+        try await EmulatorFixture.with { f in
+            let adminToken = try await f.session.tokens.token(for: f.adminCredential(), scope: f.cloud.keyVaultScope).token
+            try await f.admin.setFaults(FaultSettings(throttle: .init(limit: 100, writeLimit: 1, windowSeconds: 30)), vault: "test-kv")
+            let body = Data(#"{"value":"v"}"#.utf8)
+            let first = try await wire.raw(f, .PUT, "/secrets/w?api-version=7.5", token: adminToken, body: body, headers: [("Content-Type", "application/json")])
+            let second = try await wire.raw(f, .PUT, "/secrets/w?api-version=7.5", token: adminToken, body: body, headers: [("Content-Type", "application/json")])
+            #expect(first.status == 200 && second.status == 429)
+            let retryAfter = Int(second.headers.first(name: "Retry-After") ?? "") ?? 0
+            #expect((1...30).contains(retryAfter))
+            #expect((wire.json(second)["error"] as? [String: Any])?["code"] as? String == "Throttled")
+            #expect(try await wire.raw(f, .GET, "/secrets/w?api-version=7.5", token: adminToken).status == 200)
+        }
+    }
+
+    @Test func echoesClientRequestIDAndSetsServiceHeaders() async throws {
+        try await EmulatorFixture.with { f in
+            let r = try await wire.raw(f, .GET, "/secrets/plain?api-version=7.5", headers: [("x-ms-client-request-id", "abc-123")])
+            #expect(r.headers.first(name: "x-ms-client-request-id") == "abc-123")
+            #expect(r.headers.first(name: "x-ms-request-id") != nil)
+        }
+    }
+}
