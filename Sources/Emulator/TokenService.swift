@@ -1,6 +1,7 @@
 import AzureIdentity
 import Crypto
 import Foundation
+import Synchronization
 
 /// Claims of an access token the vault accepted.
 struct AccessClaims: Sendable {
@@ -17,6 +18,8 @@ struct TokenService: Sendable {
     /// URL of the emulator's own OIDC issuer (for workload-identity tests and demos).
     let oidcIssuer: String
     var tokenLifetime: TimeInterval = 3599
+    /// Tokens already verified, so a signature is checked once per token rather than per request.
+    let verified = VerifiedTokens()
 
     static let signingKeyID = "akvs-emulator-entra"
     static let issuerKeyID = "akvs-emulator-oidc"
@@ -38,6 +41,15 @@ struct TokenService: Sendable {
     enum Rejection: Error { case malformed, badSignature, expired, audience(String), issuer(String) }
 
     func validateAccessToken(_ token: String, now: Date = Date()) -> Result<AccessClaims, Rejection> {
+        if let claims = verified.lookup(token, now: now.timeIntervalSince1970) { return .success(claims) }
+        let result = verifyAccessToken(token, now: now)
+        if case .success(let claims) = result, let exp = JWT(compact: token)?.number("exp") {
+            verified.store(token, claims: claims, expires: exp)
+        }
+        return result
+    }
+
+    private func verifyAccessToken(_ token: String, now: Date) -> Result<AccessClaims, Rejection> {
         guard let jwt = JWT(compact: token) else { return .failure(.malformed) }
         guard jwt.verify(with: publicJWK(of: signingKey, keyID: Self.signingKeyID)) else { return .failure(.badSignature) }
         let t = now.timeIntervalSince1970
@@ -60,4 +72,25 @@ struct TokenService: Sendable {
     }
 
     var issuerJWKS: JSONValue { .object(["keys": .array([publicJWK(of: issuerKey, keyID: Self.issuerKeyID)])]) }
+}
+
+/// A bounded map of verified access tokens to their claims, dropped at expiry.
+final class VerifiedTokens: Sendable {
+    private let entries = Mutex<[String: (claims: AccessClaims, expires: Double)]>([:])
+    private let capacity = 10_000
+
+    func lookup(_ token: String, now: Double) -> AccessClaims? {
+        entries.withLock { map in
+            guard let entry = map[token] else { return nil }
+            if entry.expires <= now { map[token] = nil; return nil }
+            return entry.claims
+        }
+    }
+
+    func store(_ token: String, claims: AccessClaims, expires: Double) {
+        entries.withLock { map in
+            if map.count >= capacity { map.removeAll(keepingCapacity: true) }
+            map[token] = (claims, expires)
+        }
+    }
 }
