@@ -54,9 +54,15 @@ public struct ClientAssertionCredential: TokenCredential {
     }
 
     public var fingerprint: String {
-        // Issuer and subject identify the workload; the token itself changes on every rotation.
+        // Each distinct service-account token must itself be exchanged once before it gets a cached token.
+        let assertion = (try? loadAssertion()) ?? "unreadable"
+        return "assertion:" + fingerprintDigest(client.cloud.activeDirectoryEndpoint.absoluteString, tenantID, clientID, assertion)
+    }
+
+    public var identityKey: String {
+        // Issuer, subject and audience name the workload; pods of one service account share results.
         let claims = (try? loadAssertion()).flatMap(JWTClaimsPeek.issuerSubjectAudience) ?? "unreadable"
-        return "assertion:" + fingerprintDigest(client.cloud.activeDirectoryEndpoint.absoluteString, tenantID, clientID, claims)
+        return "workload:" + fingerprintDigest(client.cloud.activeDirectoryEndpoint.absoluteString, tenantID, clientID, claims)
     }
 
     func loadAssertion() throws(IdentityError) -> String {

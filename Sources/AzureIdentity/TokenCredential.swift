@@ -2,11 +2,18 @@ import Foundation
 
 /// Something that can obtain an access token from Entra ID or a managed-identity endpoint.
 public protocol TokenCredential: Sendable {
-    /// Who this credential is (authority, tenant, client and a hash of its secret or assertion
-    /// issuer/subject): partitions token and result caches, so a wrong secret never shares a hit.
+    /// The exact credential material (authority, tenant, client and a hash of the secret or of the
+    /// assertion itself): keys the token cache, so only material Entra accepted gets a cached token.
     var fingerprint: String { get }
+    /// Who the caller is (for workload identity: tenant, client, issuer, subject, audience, not the
+    /// token itself): keys shared results, served only after this caller's own token was accepted.
+    var identityKey: String { get }
     /// Requests a new token for `scope` (no caching; `TokenCache` adds that).
     func requestToken(scope: String) async throws(IdentityError) -> AccessToken
+}
+
+extension TokenCredential {
+    public var identityKey: String { fingerprint }
 }
 
 /// Caches tokens per credential fingerprint and scope; concurrent callers share one request.

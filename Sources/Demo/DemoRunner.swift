@@ -1,16 +1,20 @@
+import AtomicWriter
 import AzureIdentity
+import AzureProvider
 import Emulator
 import Foundation
 import KeyVault
+import Logging
+import SecretsStoreAPI
 
 /// `akvs demo`: the README's tour on the embedded emulator. Prints sizes and versions, never values.
 public struct DemoRunner: Sendable {
-    public let seedPath: String
+    public let examples: URL
     public let workDirectory: URL
     let print: @Sendable (String) -> Void
 
-    public init(seedPath: String, workDirectory: URL, print: @escaping @Sendable (String) -> Void) {
-        self.seedPath = seedPath; self.workDirectory = workDirectory; self.print = print
+    public init(examples: URL, workDirectory: URL, print: @escaping @Sendable (String) -> Void) {
+        self.examples = examples; self.workDirectory = workDirectory; self.print = print
     }
 
     static let vault = "akvs-demo"
@@ -19,7 +23,8 @@ public struct DemoRunner: Sendable {
     static let outsiderClientID = "33333333-3333-4333-8333-333333333333"
 
     public func run() async throws {
-        let emulator = try await EmulatorServer.start(EmulatorOptions(stateDirectory: workDirectory.appendingPathComponent("emulator"), seedPath: seedPath))
+        let emulator = try await EmulatorServer.start(EmulatorOptions(stateDirectory: workDirectory.appendingPathComponent("emulator"),
+                                                                      seedPath: examples.appendingPathComponent("emulator-seed.yaml").path))
         let session = try KeyVaultSession.make(additionalCAFile: emulator.caFile)
         do {
             try await tour(emulator, session)
@@ -33,74 +38,80 @@ public struct DemoRunner: Sendable {
     }
 
     func tour(_ emulator: RunningEmulator, _ session: KeyVaultSession) async throws {
-        let cloud = emulator.cloud
-        let tenant = emulator.credentials.tenantId
         let admin = EmulatorAdminClient(emulator: emulator, transport: session.transport)
         print("1. Emulator up: Entra \(emulator.credentials.authorityHost), vault \(emulator.vaultURL(Self.vault)), IMDS \(emulator.credentials.imdsEndpoint)")
-        print("   environment file for SPCs (cloudName: AzureStackCloud): \(emulator.credentials.cloudEnvFile)")
 
-        let secretCredential = try ClientSecretCredential(tenantID: tenant, clientID: Self.appClientID, clientSecret: "demo-app-secret",
-                                                          cloud: cloud, transport: session.transport)
-        let client = try await session.client(vault: Self.vault, cloud: cloud, credential: secretCredential)
-        print("\n2. Every object in \(Self.vault), read as service principal \(Self.appClientID) (values are never printed):")
-        var rows: [[String]] = [["TYPE", "NAME", "VERSION", "CONTENT TYPE", "SIZE"]]
-        for item in try await client.listObjects(.secret) {
-            let name = item.id?.split(separator: "/").last.map(String.init) ?? "?"
-            do {
-                let secret = try await client.getSecret(name)
-                rows.append(["secret", name, short(secret.id), secret.contentType ?? "-", "\(secret.value?.utf8.count ?? 0) B"])
-            } catch {
-                rows.append(["secret", name, "-", "-", "error: \(error.code ?? "?")"])
-            }
-        }
-        for item in try await client.listObjects(.key) {
-            let name = item.kid?.split(separator: "/").last.map(String.init) ?? "?"
-            let key = try await client.getKey(name)
-            let size = key.key.n.flatMap(Base64URL.decode).map { "\($0.count * 8)-bit" } ?? key.key.crv ?? "-"
-            rows.append(["key", name, short(key.key.kid), key.key.kty, size])
-        }
-        for item in try await client.listObjects(.certificate) {
-            let name = item.id?.split(separator: "/").last.map(String.init) ?? "?"
-            let cert = try await client.getCertificate(name)
-            rows.append(["cert", name, short(cert.id), cert.policy?.secretProps?.contentType ?? "-", "\(cert.cer.flatMap { Data(base64Encoded: $0) }?.count ?? 0) B DER"])
-        }
-        print(table(rows))
+        var spc = try SecretProviderClass.parse(yaml: try text("secretproviderclass.yaml"), source: "examples/secretproviderclass.yaml")
+        spc.spec.parameters?["cloudEnvFileName"] = emulator.credentials.cloudEnvFile
+        let nodePublishSecret = try SecretManifest.parse(yaml: try text("node-publish-secret.yaml"), source: "examples/node-publish-secret.yaml")
+        let target = workDirectory.appendingPathComponent("mount")
+        try? FileManager.default.removeItem(at: target)
 
-        print("\n3. The same secret through each identity mode:")
-        let federated = try await admin.issuerToken(subject: "system:serviceaccount:default:demo-app")
-        let workload = try ClientAssertionCredential(tenantID: tenant, clientID: Self.appClientID, assertion: .token(federated), cloud: cloud, transport: session.transport)
-        let managed = try ManagedIdentityCredential(clientID: Self.nodeIdentityClientID, endpoint: emulator.imdsURL, transport: session.transport)
-        let outsider = try ClientSecretCredential(tenantID: tenant, clientID: Self.outsiderClientID, clientSecret: "outsider-secret", cloud: cloud, transport: session.transport)
-        for (label, credential) in [("service principal", secretCredential as any TokenCredential), ("workload identity", workload),
-                                    ("managed identity (IMDS)", managed), ("identity without access", outsider)] {
-            let c = try await session.client(vault: Self.vault, cloud: cloud, credential: credential)
-            do {
-                let secret = try await c.getSecret("db-password")
-                print("   \(label.padding(toLength: 26, withPad: " ", startingAt: 0)) ok, version \(short(secret.id))")
-            } catch {
-                print("   \(label.padding(toLength: 26, withPad: " ", startingAt: 0)) \(error.status.map { "HTTP \($0)" } ?? "") \(error.code ?? "")")
-            }
-        }
+        print("\n2. Mount examples/secretproviderclass.yaml (service principal from examples/node-publish-secret.yaml) into \(target.path):")
+        try await admin.resetCounters()
+        let first = try await LocalMount(provider: AzureProvider(session: session, logger: quiet)).run(spc, target: target, nodePublishSecret: nodePublishSecret)
+        print(first.table(target: target.path, indent: "   "))
+        print("   \(try await vaultGets(admin)) Key Vault reads for \(first.rows.count) files; the folder:")
+        print(listing(target).map { "     " + $0 }.joined(separator: "\n"))
 
-        print("\n4. Rotate db-password in the vault and read it again:")
-        let adminCredential = try ClientSecretCredential(tenantID: tenant, clientID: emulator.credentials.clientId,
-                                                         clientSecret: emulator.credentials.clientSecret, cloud: cloud, transport: session.transport)
-        let adminClient = try await session.client(vault: Self.vault, cloud: cloud, credential: adminCredential)
-        let before = try await client.getSecret("db-password")
+        print("\n3. Rotate db-password in the vault, then mount again:")
+        let adminCredential = try ClientSecretCredential(tenantID: emulator.credentials.tenantId, clientID: emulator.credentials.clientId,
+                                                         clientSecret: emulator.credentials.clientSecret, cloud: emulator.cloud, transport: session.transport)
+        let adminClient = try await session.client(vault: Self.vault, cloud: emulator.cloud, credential: adminCredential)
         _ = try await adminClient.setSecret("db-password", value: "rotated-\(UUID().uuidString)", contentType: "text/plain")
-        let after = try await client.getSecret("db-password")
-        print("   version \(short(before.id)) -> \(short(after.id)), \(try await client.listVersions(.secret, name: "db-password").count) versions now")
+        let second = try await LocalMount(provider: AzureProvider(session: session, logger: quiet)).run(spc, target: target, nodePublishSecret: nodePublishSecret)
+        print(second.table(target: target.path, indent: "   "))
 
+        print("\n4. One secret through each identity mode the Azure provider supports:")
+        let federated = try await admin.issuerToken(subject: "system:serviceaccount:default:demo-app")
+        let modes: [(String, [String: String], [String: String], [String: String])] = [
+            ("service principal", [:], nodePublishSecret, [:]),
+            ("workload identity", ["clientID": Self.appClientID], [:], ["api://AzureADTokenExchange": federated]),
+            ("managed identity (IMDS)", ["useVMManagedIdentity": "true", "userAssignedIdentityID": Self.nodeIdentityClientID], [:], [:]),
+            ("identity without access", [:], ["clientid": Self.outsiderClientID, "clientsecret": "outsider-secret"], [:]),
+        ]
+        var config = ProviderConfiguration()
+        config.imdsEndpoint = emulator.imdsURL
+        let provider = AzureProvider(session: session, configuration: config, logger: quiet)
+        for (label, extra, secrets, tokens) in modes {
+            var one = spc
+            one.spec.parameters?["objects"] = "array:\n  - |\n    objectName: db-password\n    objectType: secret\n"
+            one.spec.parameters?.merge(extra) { $1 }
+            let attributes = LocalMount.attributes(for: one, pod: LocalMount.Pod(), serviceAccountTokens: tokens)
+            let name = label.padding(toLength: 26, withPad: " ", startingAt: 0)
+            do {
+                let result = try await provider.mount(attributes: attributes, secrets: secrets)
+                print("   \(name) ok, version \(result.objectVersions.first.map { String($0.version.prefix(12)) } ?? "-")")
+            } catch {
+                print("   \(name) refused: \(String(describing: error).prefix(150))…")
+            }
+        }
         let counters = try await admin.counters()
-        let vaultCounts = counters.vaults[Self.vault]
-        print("\n5. Emulator counters: \(vaultCounts?.total ?? 0) vault requests (by status \(vaultCounts?.byStatus.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") ?? "")), \(counters.token.total) token requests, \(counters.imds.total) IMDS requests")
+        print("\n5. Emulator counters: \(counters.vaults[Self.vault]?.total ?? 0) vault requests, \(counters.token.total) token requests, \(counters.imds.total) IMDS requests")
+        print("   Next: akvs emulator --state-dir DIR --seed examples/emulator-seed.yaml, then akvs mount -f examples/secretproviderclass.yaml …")
     }
 
-    func short(_ id: String?) -> String { String(id?.keyVaultVersion.prefix(8) ?? "-") }
+    /// The demo reports refusals itself; the provider's own warnings would repeat them.
+    var quiet: Logger {
+        var logger = Logger(label: "akvs.demo")
+        logger.logLevel = .error
+        return logger
+    }
 
-    func table(_ rows: [[String]]) -> String {
-        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in "   " + row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
-            .joined(separator: "\n")
+    func text(_ name: String) throws -> String {
+        try String(contentsOf: examples.appendingPathComponent(name), encoding: .utf8)
+    }
+
+    func vaultGets(_ admin: EmulatorAdminClient) async throws -> Int {
+        try await admin.counters().vaults[Self.vault]?.byStatus["200"] ?? 0
+    }
+
+    /// `name -> link` lines of the mount's top level, as `ls -l` would show them.
+    func listing(_ target: URL) -> [String] {
+        let entries = ((try? FileManager.default.contentsOfDirectory(atPath: target.path)) ?? []).sorted()
+        return entries.map { entry in
+            let link = try? FileManager.default.destinationOfSymbolicLink(atPath: target.appendingPathComponent(entry).path)
+            return link.map { "\(entry) -> \($0)" } ?? "\(entry)/"
+        }
     }
 }

@@ -6,21 +6,21 @@ import Foundation
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Start the embedded Key Vault emulator and read every seeded object with each identity mode."
+        abstract: "Start the embedded Key Vault emulator, mount examples/secretproviderclass.yaml, rotate a secret, mount again."
     )
 
-    @Option(help: "Seed YAML for the emulator.")
-    var seed: String = "examples/emulator-seed.yaml"
+    @Option(help: "Folder with emulator-seed.yaml, secretproviderclass.yaml and node-publish-secret.yaml.")
+    var examples: String = "examples"
 
-    @Option(name: .customLong("work-dir"), help: "Where the emulator's state goes (default: a new temporary directory).")
-    var workDir: String?
+    @Option(name: .customLong("work-dir"), help: "Where the emulator's state and the mount go.")
+    var workDir: String = "/tmp/akvs-demo"
 
     func run() async throws {
-        guard FileManager.default.fileExists(atPath: seed) else {
-            throw ValidationError("seed file '\(seed)' not found; run from the repository root or pass --seed PATH")
+        for name in ["emulator-seed.yaml", "secretproviderclass.yaml", "node-publish-secret.yaml"] {
+            guard FileManager.default.fileExists(atPath: examples + "/" + name) else {
+                throw ValidationError("\(examples)/\(name) not found; run from the repository root or pass --examples DIR")
+            }
         }
-        let dir = workDir.map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.temporaryDirectory.appendingPathComponent("akvs-demo-\(ProcessInfo.processInfo.processIdentifier)")
-        try await DemoRunner(seedPath: seed, workDirectory: dir, print: { Swift.print($0) }).run()
+        try await DemoRunner(examples: URL(fileURLWithPath: examples), workDirectory: URL(fileURLWithPath: workDir), print: { Swift.print($0) }).run()
     }
 }

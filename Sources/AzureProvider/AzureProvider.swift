@@ -1,0 +1,74 @@
+import AzureIdentity
+import Foundation
+import KeyVault
+import Logging
+
+/// Turns mount attributes (SPC parameters + pod attributes) into files, fetching from Key Vault.
+/// All-or-nothing: any failed object fails the mount, naming every failure.
+public struct AzureProvider: Sendable {
+    public let session: KeyVaultSession
+    public let configuration: ProviderConfiguration
+    let cache: ObjectCache
+    let credentials: CredentialResolver
+    let logger: Logger
+    let metrics: any ProviderMetricsRecorder
+
+    public init(session: KeyVaultSession, configuration: ProviderConfiguration = ProviderConfiguration(),
+                metrics: any ProviderMetricsRecorder = NoProviderMetrics(), logger: Logger = Logger(label: "akvs.provider")) {
+        self.session = session
+        self.metrics = metrics
+        self.configuration = configuration
+        self.cache = ObjectCache(ttl: configuration.objectCacheTTL, capacity: configuration.objectCacheCapacity)
+        self.credentials = CredentialResolver(transport: session.transport, configuration: configuration)
+        self.logger = logger
+    }
+
+    /// Serves one mount. `defaultMode` is the request's permission (0644 from the driver).
+    public func mount(attributes: [String: String], secrets: [String: String], defaultMode: Int32 = 0o644) async throws(ProviderError) -> MountResult {
+        let parameters = try MountParameters.parse(attributes)
+        let cloud: AzureCloud
+        do {
+            cloud = try AzureCloud.named(parameters.cloudName.isEmpty ? configuration.defaultCloudName : parameters.cloudName,
+                                         environmentFile: parameters.cloudEnvFileName)
+        } catch {
+            throw .parameter(name: parameters.cloudName.isEmpty ? "cloudName" : (error == .missingEnvironmentFile || parameters.cloudEnvFileName != nil ? "cloudEnvFileName" : "cloudName"),
+                             reason: error.description)
+        }
+        let credential = try credentials.credential(for: parameters, cloud: cloud, secrets: secrets)
+        // The caller's own credential must produce a token before any shared result is served to it.
+        do { _ = try await session.tokens.token(for: credential, scope: cloud.keyVaultScope) } catch {
+            throw .identity("failed to get a token for Key Vault \(parameters.keyvaultName): \(error.description)")
+        }
+        let client: KeyVaultClient
+        do { client = try await session.client(vault: parameters.keyvaultName, cloud: cloud, credential: credential) } catch {
+            throw .parameter(name: "keyvaultName", reason: error.description)
+        }
+        let fetcher = ObjectFetcher(client: client, cache: cache, identity: credential.identityKey, configuration: configuration, metrics: metrics)
+        let results = await withTaskGroup(of: (Int, Result<[(MountedFile, MountedObjectVersion)], ObjectFailure>).self) { group in
+            for (index, object) in parameters.objects.enumerated() {
+                group.addTask { (index, await fetcher.deliver(object, defaultMode: defaultMode)) }
+            }
+            var collected: [(Int, Result<[(MountedFile, MountedObjectVersion)], ObjectFailure>)] = []
+            for await item in group { collected.append(item) }
+            return collected.sorted { $0.0 < $1.0 }
+        }
+        var entries: [(file: MountedFile, version: MountedObjectVersion)] = []
+        var failures: [ObjectFailure] = []
+        for (_, result) in results {
+            switch result {
+            case .success(let produced): entries += produced.map { (file: $0.0, version: $0.1) }
+            case .failure(let failure): failures.append(failure)
+            }
+        }
+        if !failures.isEmpty {
+            logger.warning("mount failed", metadata: ["pod": "\(parameters.podNamespace)/\(parameters.podName)", "vault": "\(parameters.keyvaultName)", "failed": "\(failures.count)"])
+            throw .fetch(failures)
+        }
+        return MountResult(entries: entries)
+    }
+
+    /// Cache statistics: (hits, misses, entries).
+    public func cacheStatistics() async -> (hits: Int, misses: Int, entries: Int) {
+        (await cache.hits, await cache.misses, await cache.count)
+    }
+}

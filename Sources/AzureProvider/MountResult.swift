@@ -1,0 +1,29 @@
+/// A file the driver writes into the mount (path relative to the target).
+public struct MountedFile: Sendable, Equatable {
+    public var path: String
+    public var mode: Int32
+    public var contents: [UInt8]
+    public init(path: String, mode: Int32, contents: [UInt8]) { self.path = path; self.mode = mode; self.contents = contents }
+}
+
+/// `<type>/<name>` (or `<type>/<name>/<index>`) and the Key Vault version it came from.
+public struct MountedObjectVersion: Sendable, Equatable {
+    public var id: String
+    public var version: String
+    public init(id: String, version: String) { self.id = id; self.version = version }
+}
+
+/// Everything one mount produced; all objects, or an error.
+public struct MountResult: Sendable {
+    /// Each file with the object version it came from, in SPC order.
+    public var entries: [(file: MountedFile, version: MountedObjectVersion)]
+
+    public var files: [MountedFile] { entries.map(\.file) }
+
+    /// Distinct object versions, in order.
+    public var objectVersions: [MountedObjectVersion] {
+        var seen: [MountedObjectVersion] = []
+        for entry in entries where !seen.contains(entry.version) { seen.append(entry.version) }
+        return seen
+    }
+}

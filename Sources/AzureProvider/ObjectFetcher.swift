@@ -1,0 +1,160 @@
+import AzureIdentity
+import Foundation
+import KeyVault
+import ObjectFormats
+
+/// Fetches one SPC object (and its version history) through the shared cache and formats its files.
+struct ObjectFetcher: Sendable {
+    let client: KeyVaultClient
+    let cache: ObjectCache
+    let identity: String
+    let configuration: ProviderConfiguration
+    let metrics: any ProviderMetricsRecorder
+
+    func deliver(_ object: KeyVaultObject, defaultMode: Int32) async -> Result<[(MountedFile, MountedObjectVersion)], ObjectFailure> {
+        do {
+            if object.objectVersionHistory > 1 {
+                return .success(try await history(object, defaultMode: defaultMode))
+            }
+            let (bytes, version, extra) = try await fetch(object, version: object.objectVersion)
+            let id = "\(object.objectType.rawValue)/\(object.objectName)"
+            let mode = object.filePermission ?? defaultMode
+            var files = [(MountedFile(path: object.fileName, mode: mode, contents: bytes), MountedObjectVersion(id: id, version: version))]
+            for (suffix, contents) in extra {
+                files.append((MountedFile(path: object.fileName + suffix, mode: mode, contents: contents), MountedObjectVersion(id: id, version: version)))
+            }
+            return .success(files)
+        } catch let failure as ObjectFailure {
+            return .failure(failure)
+        } catch {
+            return .failure(failure(object, "\(error)"))
+        }
+    }
+
+    /// Newest first, enabled versions only, starting at the requested version; files `<name>/0`, `/1`, …
+    func history(_ object: KeyVaultObject, defaultMode: Int32) async throws -> [(MountedFile, MountedObjectVersion)] {
+        let listed = try await cached("\(object.kind.collection)/\(object.objectName)/versions") { () async throws(KeyVaultError) -> FetchedObject in
+            .versions(try await client.listVersions(object.kind, name: object.objectName))
+        }
+        guard case .versions(let items) = listed else { throw failure(object, "unexpected list reply") }
+        // Newest first by creation time; versions created in the same second keep the service's order (later = newer).
+        let ordered = items.enumerated().filter { $0.element.attributes?.enabled != false }
+            .sorted { a, b in
+                let (ca, cb) = (a.element.attributes?.created ?? 0, b.element.attributes?.created ?? 0)
+                return ca != cb ? ca > cb : a.offset > b.offset
+            }
+            .compactMap { ($0.element.id ?? $0.element.kid)?.keyVaultVersion }
+        var start = 0
+        if !object.objectVersion.isEmpty {
+            guard let index = ordered.firstIndex(of: object.objectVersion.lowercased()) else {
+                throw failure(object, "version \(object.objectVersion) is not among the enabled versions")
+            }
+            start = index
+        }
+        let chosen = Array(ordered.dropFirst(start).prefix(object.objectVersionHistory))
+        let mode = object.filePermission ?? defaultMode
+        return try await withThrowingTaskGroup(of: (Int, MountedFile, MountedObjectVersion).self) { group in
+            for (index, version) in chosen.enumerated() {
+                group.addTask {
+                    let (bytes, fetched, _) = try await fetch(object, version: version)
+                    return (index, MountedFile(path: "\(object.fileName)/\(index)", mode: mode, contents: bytes),
+                            MountedObjectVersion(id: "\(object.objectType.rawValue)/\(object.objectName)/\(index)", version: fetched))
+                }
+            }
+            var out: [(Int, MountedFile, MountedObjectVersion)] = []
+            for try await item in group { out.append(item) }
+            return out.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
+        }
+    }
+
+    /// One object version: file bytes, its version id, and extra files (suffix, bytes).
+    func fetch(_ object: KeyVaultObject, version: String) async throws -> ([UInt8], String, [(String, [UInt8])]) {
+        let path = "\(object.kind.collection)/\(object.objectName)/\(version)"
+        switch object.objectType {
+        case .secret:
+            guard case .secret(let bundle) = try await cached(path, { () async throws(KeyVaultError) -> FetchedObject in
+                .secret(try await client.getSecret(object.objectName, version: version))
+            }) else { throw failure(object, "unexpected reply") }
+            return (try formatSecret(bundle, object), bundle.id?.keyVaultVersion ?? "", try separateFiles(bundle, object))
+        case .key:
+            guard case .key(let bundle) = try await cached(path, { () async throws(KeyVaultError) -> FetchedObject in
+                .key(try await client.getKey(object.objectName, version: version))
+            }) else { throw failure(object, "unexpected reply") }
+            let jwk = bundle.key
+            do {
+                let pem = try PublicKeyPEM.fromJWK(kty: jwk.kty, n: jwk.n, e: jwk.e, crv: jwk.crv, x: jwk.x, y: jwk.y)
+                return (Array(pem.utf8), jwk.kid?.keyVaultVersion ?? "", [])
+            } catch {
+                throw failure(object, "\(error)")
+            }
+        case .cert:
+            guard case .certificate(let bundle) = try await cached(path, { () async throws(KeyVaultError) -> FetchedObject in
+                .certificate(try await client.getCertificate(object.objectName, version: version))
+            }) else { throw failure(object, "unexpected reply") }
+            guard let cer = bundle.cer, let der = Data(base64Encoded: cer) else { throw failure(object, "the certificate has no cer (DER) field") }
+            return (Array(PEM.encode(label: "CERTIFICATE", der: Array(der)).utf8), bundle.id?.keyVaultVersion ?? "", [])
+        }
+    }
+
+    func formatSecret(_ bundle: SecretBundle, _ object: KeyVaultObject) throws -> [UInt8] {
+        let value = bundle.value ?? ""
+        // As upstream: pfx writes the stored (base64) value through objectEncoding; use objectEncoding: base64 for binary PFX.
+        if bundle.kid != nil, object.objectFormat == .pfx, bundle.contentType == "application/x-pkcs12" {
+            do { return try object.objectEncoding.decode(value) } catch {
+                throw failure(object, "the value cannot be decoded as \(object.objectEncoding): \(error)")
+            }
+        }
+        if bundle.kid != nil {
+            do {
+                return try SecretFormatter.format(value: value, contentType: bundle.contentType ?? "", format: object.objectFormat,
+                                                  constructChain: configuration.constructPEMChain)
+            } catch {
+                throw failure(object, "\(error)")
+            }
+        }
+        if object.objectFormat == .pfx {
+            throw failure(object, "objectFormat pfx needs a secret that backs a certificate; remove objectFormat for a plain secret")
+        }
+        do { return try object.objectEncoding.decode(value) } catch {
+            throw failure(object, "the value cannot be decoded as \(object.objectEncoding): \(error)")
+        }
+    }
+
+    /// `--write-cert-and-key-in-separate-files`: `.crt` (certificates) and `.key` (everything else).
+    func separateFiles(_ bundle: SecretBundle, _ object: KeyVaultObject) throws -> [(String, [UInt8])] {
+        guard configuration.writeCertAndKeyInSeparateFiles, bundle.kid != nil, object.objectFormat == .pem else { return [] }
+        let pem = String(decoding: try formatSecret(bundle, object), as: UTF8.self)
+        let blocks = PEM.decodeAll(pem)
+        let certs = blocks.filter { $0.label == "CERTIFICATE" }.map { PEM.encode(label: $0.label, der: $0.der) }.joined()
+        let keys = blocks.filter { $0.label != "CERTIFICATE" }.map { PEM.encode(label: $0.label, der: $0.der) }.joined()
+        return [(".crt", Array(certs.utf8)), (".key", Array(keys.utf8))]
+    }
+
+    func cached(_ path: String, _ fetch: @escaping @Sendable () async throws(KeyVaultError) -> FetchedObject) async throws -> FetchedObject {
+        let parts = path.split(separator: "/")
+        let type = parts.first.map { $0 == "secrets" ? "secret" : $0 == "keys" ? "key" : "cert" } ?? ""
+        let name = parts.count > 1 ? String(parts[1]) : ""
+        let metrics = self.metrics
+        return try await cache.value(for: FetchKey(identity: identity, vault: client.vaultURL.absoluteString, path: path)) { () async throws(KeyVaultError) -> FetchedObject in
+            let start = ContinuousClock.now
+            let result: Result<FetchedObject, KeyVaultError>
+            do throws(KeyVaultError) { result = .success(try await fetch()) } catch { result = .failure(error) }
+            let code: String
+            switch result {
+            case .success: code = ""
+            case .failure(let error): code = error.code ?? error.status.map { "HTTP\($0)" } ?? "transport"
+            }
+            metrics.keyVaultRequest(objectType: type, objectName: name, error: code, seconds: (ContinuousClock.now - start).seconds)
+            return try result.get()
+        }
+    }
+
+    func failure(_ object: KeyVaultObject, _ reason: String) -> ObjectFailure {
+        ObjectFailure(type: object.objectType.rawValue, name: object.objectName, version: object.objectVersion, reason: reason)
+    }
+}
+
+extension Duration {
+    /// This duration in seconds.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,16 @@
+/// The Kubernetes object metadata fields akvs reads and writes.
+public struct ObjectMeta: Codable, Sendable, Equatable {
+    public var name: String?
+    public var namespace: String?
+    public var uid: String?
+    public var resourceVersion: String?
+    public var generation: Int64?
+    public var labels: [String: String]?
+    public var annotations: [String: String]?
+
+    public init(name: String? = nil, namespace: String? = nil, uid: String? = nil, resourceVersion: String? = nil,
+                generation: Int64? = nil, labels: [String: String]? = nil, annotations: [String: String]? = nil) {
+        self.name = name; self.namespace = namespace; self.uid = uid; self.resourceVersion = resourceVersion
+        self.generation = generation; self.labels = labels; self.annotations = annotations
+    }
+}

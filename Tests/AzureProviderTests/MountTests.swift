@@ -1,0 +1,170 @@
+import AtomicWriter
+import AzureIdentity
+import AzureProvider
+import Emulator
+import EmulatorTestSupport
+import Foundation
+import KeyVault
+import SecretsStoreAPI
+import Testing
+
+@Suite struct MountTests {
+    static let readerSecrets = ["clientid": EmulatorFixture.readerID, "clientsecret": EmulatorFixture.readerSecret]
+
+    func attributes(_ f: EmulatorFixture, _ objects: [String], extra: [String: String] = [:]) -> [String: String] {
+        var a: [String: String] = [
+            "keyvaultName": "test-kv", "tenantId": EmulatorFixture.tenant, "cloudName": "AzureStackCloud",
+            "cloudEnvFileName": f.emulator.credentials.cloudEnvFile,
+            "csi.storage.k8s.io/pod.name": "web-0", "csi.storage.k8s.io/pod.namespace": "apps",
+            "objects": "array:\n" + objects.map { "  - |\n" + $0.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n" }.joined(),
+        ]
+        a.merge(extra) { $1 }
+        return a
+    }
+
+    func provider(_ f: EmulatorFixture, ttl: Duration = .seconds(60)) -> AzureProvider {
+        var config = ProviderConfiguration(objectCacheTTL: ttl)
+        config.imdsEndpoint = f.emulator.imdsURL
+        return AzureProvider(session: f.session, configuration: config)
+    }
+
+    @Test func mountsEveryObjectTypeInItsFormat() async throws {
+        try await EmulatorFixture.with { f in
+            let result = try await provider(f).mount(attributes: attributes(f, [
+                "objectName: plain\nobjectType: secret\nfilePermission: \"0600\"",
+                "objectName: rsa\nobjectType: key",
+                "objectName: ec\nobjectType: key",
+                "objectName: tls-pfx\nobjectType: cert\nobjectAlias: tls.crt",
+                "objectName: tls-pfx\nobjectType: secret\nobjectAlias: tls.pem",
+                "objectName: tls-pfx\nobjectType: secret\nobjectFormat: pfx\nobjectEncoding: base64\nobjectAlias: tls.pfx",
+                "objectName: tls-pfx\nobjectType: secret\nobjectFormat: pfx\nobjectAlias: tls.pfx.b64",
+                "objectName: tls-pem\nobjectType: secret",
+            ]), secrets: Self.readerSecrets)
+            let files = Dictionary(uniqueKeysWithValues: result.files.map { ($0.path, $0) })
+            #expect(String(decoding: files["plain"]!.contents, as: UTF8.self) == "plain-value-1" && files["plain"]!.mode == 0o600)
+            #expect(files["rsa"]!.mode == 0o644)
+            for key in ["rsa", "ec"] { #expect(String(decoding: files[key]!.contents, as: UTF8.self).hasPrefix("-----BEGIN PUBLIC KEY-----")) }
+            let crt = String(decoding: files["tls.crt"]!.contents, as: UTF8.self)
+            #expect(crt.hasPrefix("-----BEGIN CERTIFICATE-----") && crt.components(separatedBy: "BEGIN CERTIFICATE").count == 2)
+            let pem = String(decoding: files["tls.pem"]!.contents, as: UTF8.self)
+            #expect(pem.hasPrefix("-----BEGIN PRIVATE KEY-----"))
+            #expect(pem.components(separatedBy: "BEGIN CERTIFICATE").count == 4)  // leaf, intermediate, root
+            #expect(pem.contains(crt.trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(files["tls.pfx"]!.contents.first == 0x30)
+            // Without objectEncoding, pfx is the stored base64 text, as upstream writes it.
+            #expect(Data(base64Encoded: Data(files["tls.pfx.b64"]!.contents)).map(Array.init) == files["tls.pfx"]!.contents)
+            #expect(String(decoding: files["tls-pem"]!.contents, as: UTF8.self).hasPrefix("-----BEGIN PRIVATE KEY-----"))
+            #expect(result.objectVersions.contains { $0.id == "secret/plain" && $0.version.count == 32 })
+            #expect(result.objectVersions.contains { $0.id == "cert/tls-pfx" })
+        }
+    }
+
+    @Test func versionHistoryAndEncodings() async throws {
+        try await EmulatorFixture.with { f in
+            let admin = try await f.client(credential: f.adminCredential())
+            _ = try await admin.setSecret("encoded", value: "aGVsbG8=")
+            _ = try await admin.setSecret("hexed", value: "68656c6c6f")
+            let client = try await f.client()
+            let versions = try await client.listVersions(.secret, name: "rotating")
+            let result = try await provider(f).mount(attributes: attributes(f, [
+                "objectName: rotating\nobjectType: secret\nobjectVersionHistory: 2",
+                "objectName: encoded\nobjectType: secret\nobjectEncoding: base64",
+                "objectName: hexed\nobjectType: secret\nobjectEncoding: hex",
+                "objectName: rotating\nobjectType: secret\nobjectAlias: first\nobjectVersion: \(versions[0].id!.keyVaultVersion)",
+            ]), secrets: ["clientid": f.emulator.credentials.clientId, "clientsecret": f.emulator.credentials.clientSecret])
+            let files = Dictionary(uniqueKeysWithValues: result.files.map { ($0.path, String(decoding: $0.contents, as: UTF8.self)) })
+            #expect(files["rotating/0"] == "r3" && files["rotating/1"] == "r2" && files["rotating/2"] == nil)
+            #expect(files["encoded"] == "hello" && files["hexed"] == "hello" && files["first"] == "r1")
+            #expect(result.objectVersions.contains { $0.id == "secret/rotating/0" } && result.objectVersions.contains { $0.id == "secret/rotating/1" })
+        }
+    }
+
+    @Test func mountIsAllOrNothingAndNamesEveryFailure() async throws {
+        try await EmulatorFixture.with { f in
+            await #expect {
+                _ = try await provider(f).mount(attributes: attributes(f, [
+                    "objectName: plain\nobjectType: secret",
+                    "objectName: missing\nobjectType: secret",
+                    "objectName: disabled\nobjectType: secret",
+                ]), secrets: Self.readerSecrets)
+            } throws: { error in
+                let text = "\(error)"
+                return text.contains("objectName:missing") && text.contains("SecretNotFound") && text.contains("objectName:disabled")
+                    && text.contains("SecretDisabled") && !text.contains("plain-value-1") && !text.contains("hidden")
+            }
+        }
+    }
+
+    @Test func identityErrors() async throws {
+        try await EmulatorFixture.with { f in
+            let p = provider(f)
+            let one = attributes(f, ["objectName: plain\nobjectType: secret"])
+            await #expect { _ = try await p.mount(attributes: one, secrets: [:]) } throws: { "\($0)".contains("nodePublishSecretRef secret is not set") }
+            await #expect { _ = try await p.mount(attributes: one, secrets: ["clientid": EmulatorFixture.readerID]) } throws: { "\($0)".contains("could not find clientsecret") }
+            await #expect { _ = try await p.mount(attributes: one, secrets: ["ClientID": EmulatorFixture.readerID, "ClientSecret": "wrong"]) } throws: {
+                "\($0)".contains("AADSTS7000215") && !"\($0)".contains("wrong")
+            }
+            let workload = attributes(f, ["objectName: plain\nobjectType: secret"], extra: ["clientID": EmulatorFixture.readerID])
+            await #expect { _ = try await p.mount(attributes: workload, secrets: [:]) } throws: { "\($0)".contains("api://AzureADTokenExchange") }
+            let outsider = ["clientid": EmulatorFixture.outsiderID, "clientsecret": EmulatorFixture.outsiderSecret]
+            await #expect { _ = try await p.mount(attributes: one, secrets: outsider) } throws: { "\($0)".contains("ForbiddenByRbac") }
+            let badCloud = attributes(f, ["objectName: plain\nobjectType: secret"], extra: ["cloudName": "MoonCloud"])
+            await #expect { _ = try await p.mount(attributes: badCloud, secrets: Self.readerSecrets) } throws: { "\($0)".contains("cloudName") && "\($0)".contains("MoonCloud") }
+        }
+    }
+
+    @Test func workloadAndManagedIdentityMount() async throws {
+        try await EmulatorFixture.with { f in
+            let token = try await f.admin.issuerToken(subject: EmulatorFixture.workloadSubject)
+            let tokens = #"{"api://AzureADTokenExchange":{"token":"\#(token)","expirationTimestamp":"2030-01-01T00:00:00Z"}}"#
+            let workload = attributes(f, ["objectName: plain\nobjectType: secret"],
+                                      extra: ["clientID": EmulatorFixture.readerID, "csi.storage.k8s.io/serviceAccount.tokens": tokens])
+            #expect(try await provider(f).mount(attributes: workload, secrets: [:]).files.first?.contents == Array("plain-value-1".utf8))
+            let managed = attributes(f, ["objectName: plain\nobjectType: secret"],
+                                     extra: ["useVMManagedIdentity": "true", "userAssignedIdentityID": EmulatorFixture.managedID])
+            #expect(try await provider(f).mount(attributes: managed, secrets: [:]).files.count == 1)
+        }
+    }
+
+    @Test func concurrentMountsShareKeyVaultReads() async throws {
+        try await EmulatorFixture.with { f in
+            let p = provider(f)
+            let objects = ["objectName: plain\nobjectType: secret", "objectName: rsa\nobjectType: key", "objectName: tls-pfx\nobjectType: cert"]
+            let a = attributes(f, objects)
+            _ = try await f.session.tokens.token(for: f.secretCredential(), scope: f.cloud.keyVaultScope)
+            try await f.admin.resetCounters()
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<200 { group.addTask { try await p.mount(attributes: a, secrets: Self.readerSecrets).files.count } }
+                for try await count in group { #expect(count == 3) }
+            }
+            let counts = try #require(try await f.admin.counters().vaults["test-kv"])
+            #expect(counts.total == 3)
+            #expect(counts.byObject == ["secrets/plain": 1, "keys/rsa": 1, "certificates/tls-pfx": 1])
+            // Another identity never gets those results: the outsider is refused by the vault itself.
+            let outsider = ["clientid": EmulatorFixture.outsiderID, "clientsecret": EmulatorFixture.outsiderSecret]
+            await #expect(throws: ProviderError.self) { try await p.mount(attributes: a, secrets: outsider) }
+        }
+    }
+
+    @Test func localMountSwapsOnlyWhatChanged() async throws {
+        try await EmulatorFixture.with { f in
+            let spc = SecretProviderClass(metadata: ObjectMeta(name: "demo", namespace: "apps"), spec: .init(provider: "azure", parameters: attributes(f, [
+                "objectName: plain\nobjectType: secret", "objectName: rsa\nobjectType: key",
+            ])))
+            let target = f.directory.appendingPathComponent("mount")
+            let first = try await LocalMount(provider: provider(f, ttl: .zero)).run(spc, target: target, nodePublishSecret: Self.readerSecrets)
+            #expect(first.outcome == .written(changed: ["plain", "rsa"]) && first.rows.count == 2)
+            let again = try await LocalMount(provider: provider(f, ttl: .zero)).run(spc, target: target, nodePublishSecret: Self.readerSecrets)
+            #expect(again.outcome == .unchanged)
+            _ = try await f.client(credential: f.adminCredential()).setSecret("plain", value: "plain-value-2")
+            let rotated = try await LocalMount(provider: provider(f, ttl: .zero)).run(spc, target: target, nodePublishSecret: Self.readerSecrets)
+            #expect(rotated.outcome == .written(changed: ["plain"]))
+            #expect(try String(contentsOf: target.appendingPathComponent("plain"), encoding: .utf8) == "plain-value-2")
+            // A failing mount leaves the folder as it was.
+            var broken = spc
+            broken.spec.parameters?["objects"] = "array:\n  - |\n    objectName: missing\n    objectType: secret\n"
+            await #expect(throws: (any Error).self) { try await LocalMount(provider: provider(f)).run(broken, target: target, nodePublishSecret: Self.readerSecrets) }
+            #expect(try String(contentsOf: target.appendingPathComponent("plain"), encoding: .utf8) == "plain-value-2")
+        }
+    }
+}
