@@ -19,6 +19,11 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.28.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.0.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.0.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.0.0"),
     ],
     targets: [
         // Entra ID credentials, token cache and Azure cloud environments.
@@ -44,6 +49,54 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
+        // SecretProviderClass, SecretProviderClassPodStatus and SecretSync resource types.
+        .target(
+            name: "SecretsStoreAPI",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Key Vault objects to file bytes: PEM, PKCS#12, public keys, encodings.
+        .target(
+            name: "ObjectFormats",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        // kubelet-style atomic directory writer shared by `akvs mount` and the CSI driver.
+        .target(name: "AtomicWriter"),
+        // The Azure provider: SPC parameters, credentials, cached Key Vault reads, files.
+        .target(
+            name: "AzureProvider",
+            dependencies: [
+                "AzureIdentity", "KeyVault", "ObjectFormats", "AtomicWriter", "SecretsStoreAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // Generated protobuf + gRPC code for the provider API and gRPC health (Scripts/generate-protos.sh).
+        .target(
+            name: "ProviderAPI",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // `akvs provider`: v1alpha1.CSIDriverProvider on a unix socket, health and metrics.
+        .target(
+            name: "ProviderServer",
+            dependencies: [
+                "AzureProvider", "ProviderAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Local Key Vault + Entra ID + IMDS emulator over HTTPS.
         .target(
             name: "Emulator",
@@ -66,7 +119,8 @@ let package = Package(
         // `akvs demo`: the README's tour on the embedded emulator.
         .target(
             name: "Demo",
-            dependencies: ["Emulator", "KeyVault", "AzureIdentity"]
+            dependencies: ["Emulator", "KeyVault", "AzureIdentity", "AzureProvider", "SecretsStoreAPI", "AtomicWriter",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // Test support: an emulator with a known seed and credentials (never linked into akvs).
         .target(
@@ -76,17 +130,24 @@ let package = Package(
         // Benchmarks behind `akvs bench`.
         .target(
             name: "AKVSBench",
-            dependencies: ["Emulator", "KeyVault", "AzureIdentity", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Emulator", "KeyVault", "AzureIdentity", "AzureProvider", "EmulatorTestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/AKVSBench"
         ),
         .executableTarget(
             name: "akvs",
             dependencies: [
-                "Emulator", "KeyVault", "AzureIdentity", "AKVSBench", "Demo",
+                "Emulator", "KeyVault", "AzureIdentity", "AKVSBench", "Demo", "AzureProvider", "SecretsStoreAPI", "ProviderServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "ObjectFormatsTests", dependencies: ["ObjectFormats", .product(name: "Crypto", package: "swift-crypto"),
+                                                              .product(name: "SwiftASN1", package: "swift-asn1")]),
+        .testTarget(name: "AtomicWriterTests", dependencies: ["AtomicWriter"]),
+        .testTarget(name: "AzureProviderTests", dependencies: ["AzureProvider", "EmulatorTestSupport", "Emulator", "SecretsStoreAPI", "AtomicWriter", "ObjectFormats"]),
+        .testTarget(name: "ProviderServerTests", dependencies: ["ProviderServer", "ProviderAPI", "AzureProvider", "EmulatorTestSupport", "Emulator",
+                                                                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                                                                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")]),
         .testTarget(name: "AzureIdentityTests", dependencies: ["AzureIdentity", "Emulator", "EmulatorTestSupport"]),
         .testTarget(name: "KeyVaultTests", dependencies: ["KeyVault", "AzureIdentity", "Emulator", "EmulatorTestSupport"]),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "KeyVault", "AzureIdentity", "EmulatorTestSupport",
