@@ -20,10 +20,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
-        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.28.0"),
-        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.0.0"),
-        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.0.0"),
-        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
     ],
     targets: [
         // Entra ID credentials, token cache and Azure cloud environments.
@@ -130,7 +130,10 @@ let package = Package(
         // Benchmarks behind `akvs bench`.
         .target(
             name: "AKVSBench",
-            dependencies: ["Emulator", "KeyVault", "AzureIdentity", "AzureProvider", "EmulatorTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Emulator", "KeyVault", "AzureIdentity", "AzureProvider", "EmulatorTestSupport", "ProviderAPI",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "GRPCCore", package: "grpc-swift-2"),
+                           .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")],
             path: "Benchmarks/AKVSBench"
         ),
         .executableTarget(
@@ -139,6 +142,7 @@ let package = Package(
                 "Emulator", "KeyVault", "AzureIdentity", "AKVSBench", "Demo", "AzureProvider", "SecretsStoreAPI", "ProviderServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "ObjectFormatsTests", dependencies: ["ObjectFormats", .product(name: "Crypto", package: "swift-crypto"),

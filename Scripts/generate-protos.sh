@@ -26,6 +26,11 @@ set -euo pipefail
 SWIFT_PROTOBUF_VERSION=1.39.0
 GRPC_SWIFT_PROTOBUF_VERSION=2.4.1
 
+# Relative paths given in the environment are taken relative to the caller's directory.
+[ -n "${PLUGIN_BUILD_DIR:-}" ] && PLUGIN_BUILD_DIR="$(realpath -m "$PLUGIN_BUILD_DIR")"
+[ -n "${PROTOC_GEN_SWIFT:-}" ] && PROTOC_GEN_SWIFT="$(realpath -m "$PROTOC_GEN_SWIFT")"
+[ -n "${PROTOC_GEN_GRPC_SWIFT:-}" ] && PROTOC_GEN_GRPC_SWIFT="$(realpath -m "$PROTOC_GEN_GRPC_SWIFT")"
+
 cd "$(dirname "$0")/.."
 REPO_ROOT="$(pwd)"
 PROTO_ROOT="$REPO_ROOT/Protos"
@@ -52,15 +57,14 @@ PROTOC_GEN_GRPC_SWIFT="${PROTOC_GEN_GRPC_SWIFT:-}"
 if [ -z "$PROTOC_GEN_SWIFT" ] || [ -z "$PROTOC_GEN_GRPC_SWIFT" ]; then
     if [ -n "${PLUGIN_BUILD_DIR:-}" ]; then
         build_dir="$PLUGIN_BUILD_DIR"
+        case "$build_dir/" in
+            "$REPO_ROOT"/*) echo "PLUGIN_BUILD_DIR must be outside the repository" >&2; exit 1 ;;
+        esac
         mkdir -p "$build_dir"
     else
         build_dir="$(mktemp -d "${TMPDIR:-/tmp}/akvs-protoc-plugins.XXXXXX")"
         trap 'rm -rf "$build_dir"' EXIT
     fi
-    build_dir="$(cd "$build_dir" && pwd)"
-    case "$build_dir/" in
-        "$REPO_ROOT"/*) echo "PLUGIN_BUILD_DIR must be outside the repository" >&2; exit 1 ;;
-    esac
 
     # A package with no targets of its own: it only pins the two plugin packages so that
     # `swift build --product` can build their executables.

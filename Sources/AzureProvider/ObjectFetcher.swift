@@ -136,17 +136,29 @@ struct ObjectFetcher: Sendable {
         let name = parts.count > 1 ? String(parts[1]) : ""
         let metrics = self.metrics
         return try await cache.value(for: FetchKey(identity: identity, vault: client.vaultURL.absoluteString, path: path)) { () async throws(KeyVaultError) -> FetchedObject in
-            let start = ContinuousClock.now
-            let result: Result<FetchedObject, KeyVaultError>
-            do throws(KeyVaultError) { result = .success(try await fetch()) } catch { result = .failure(error) }
-            let code: String
-            switch result {
-            case .success: code = ""
-            case .failure(let error): code = error.code ?? error.status.map { "HTTP\($0)" } ?? "transport"
-            }
-            metrics.keyVaultRequest(objectType: type, objectName: name, error: code, seconds: (ContinuousClock.now - start).seconds)
-            return try result.get()
+            try await Self.timed(fetch, type: type, name: name, metrics: metrics)
         }
+    }
+
+    /// Runs one real Key Vault read and reports it as `keyvault_request`.
+    static func timed(_ fetch: @Sendable () async throws(KeyVaultError) -> FetchedObject, type: String, name: String,
+                      metrics: any ProviderMetricsRecorder) async throws(KeyVaultError) -> FetchedObject {
+        let start = ContinuousClock.now
+        do {
+            let value = try await fetch()
+            metrics.keyVaultRequest(objectType: type, objectName: name, error: "", seconds: (ContinuousClock.now - start).seconds)
+            return value
+        } catch {
+            metrics.keyVaultRequest(objectType: type, objectName: name, error: metricCode(error), seconds: (ContinuousClock.now - start).seconds)
+            throw error
+        }
+    }
+
+    /// A short, bounded label value for an error (the Key Vault code, or the HTTP status).
+    static func metricCode(_ error: KeyVaultError) -> String {
+        if let code = error.code { return code }
+        if let status = error.status { return "HTTP\(status)" }
+        return "transport"
     }
 
     func failure(_ object: KeyVaultObject, _ reason: String) -> ObjectFailure {

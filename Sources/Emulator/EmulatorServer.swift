@@ -76,19 +76,38 @@ public struct RunningEmulator: Sendable {
     }
 }
 
+/// A listener did not come up (the port was taken); `start` retries with new ports.
+struct ListenFailure: Error {}
+
 /// Starts the emulator: CA and keys from the state directory, seed, HTTPS and IMDS listeners, state files.
 public enum EmulatorServer {
     public static let defaultTenant = "6f1b2c3d-0000-4000-8000-000000000001"
 
     public static func start(_ options: EmulatorOptions) async throws -> RunningEmulator {
+        // A port picked up front can be taken (e.g. as the local port of an outgoing connection)
+        // before the listener binds it; with port 0 requested, pick again and retry.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let port = options.port == 0 ? try await freePort(host: options.host) : options.port
+            let imdsPort = options.imdsPort == 0 ? try await freePort(host: options.imdsHost) : options.imdsPort
+            do {
+                return try await startOnce(options, port: port, imdsPort: imdsPort)
+            } catch let error as EmulatorError {
+                throw error
+            } catch {
+                if attempt >= 5 || (options.port != 0 && options.imdsPort != 0) { throw EmulatorError.startup("cannot listen on \(options.host):\(port) / \(options.imdsHost):\(imdsPort): \(error)") }
+            }
+        }
+    }
+
+    static func startOnce(_ options: EmulatorOptions, port: Int, imdsPort: Int) async throws -> RunningEmulator {
         let dir = options.stateDirectory
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let seed = try options.seedPath.map { path throws(EmulatorError) in try Seed.load(path: path) }
         let tenant = seed?.tenantId ?? defaultTenant
         guard IdentityValidation.isGUID(tenant) else { throw EmulatorError.invalid(field: "tenantId", reason: "must be a GUID") }
 
-        let port = options.port == 0 ? try freePort(host: options.host) : options.port
-        let imdsPort = options.imdsPort == 0 ? try freePort(host: options.imdsHost) : options.imdsPort
         let authorityHost = "https://localhost:\(port)"
         let resource = "https://vault.localhost:\(port)"
 
@@ -145,11 +164,20 @@ public enum EmulatorServer {
                                    configuration: .init(address: .hostname(options.imdsHost, port: imdsPort), serverName: "akvs-imds"),
                                    onServerRunning: { _ in readyContinuation.yield() }, logger: serverLogger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: main), .init(service: metadata)], logger: serverLogger))
-        let tasks = [Task { try await group.run() }]
+        // A listener that cannot bind ends the group; that is reported on the same stream as readiness.
+        let tasks = [Task {
+            defer { readyContinuation.finish() }
+            try await group.run()
+        }]
         var started = 0
         for await _ in ready {
             started += 1
             if started == 2 { break }
+        }
+        let listening = started == 2
+        guard listening else {
+            await group.triggerGracefulShutdown()
+            throw ListenFailure()
         }
 
         let cloudFile = dir.appendingPathComponent("cloud.json")
@@ -178,10 +206,11 @@ public enum EmulatorServer {
         return vault.isEmpty || vault.contains(".") ? nil : vault
     }
 
-    static func freePort(host: String) throws -> Int {
-        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: host, port: 0).wait()
-        defer { try? channel.close().wait() }
-        guard let port = channel.localAddress?.port else { throw EmulatorError.startup("could not pick a free port on \(host)") }
+    static func freePort(host: String) async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: host, port: 0).get()
+        let port = channel.localAddress?.port
+        try? await channel.close().get()
+        guard let port else { throw EmulatorError.startup("could not pick a free port on \(host)") }
         return port
     }
 

@@ -58,16 +58,31 @@ public struct ProviderServer: Sendable {
         let grpc = Task { try await server.serve() }
         _ = try await server.listeningAddress
         umask(previous)
-        let http = makeHTTP(socketPath: path)
+        let (webReady, webStarted) = AsyncStream<Void>.makeStream()
+        let http = makeHTTP(socketPath: path, onRunning: { webStarted.yield() })
         let group = ServiceGroup(configuration: .init(services: http.map { .init(service: $0) }, logger: logger))
+        // Both run outside this task so that cancelling it shuts them down gracefully instead of tearing them down.
+        let web = Task {
+            defer { webStarted.finish() }
+            try await group.run()
+        }
+        var listening = 0
+        for await _ in webReady {
+            listening += 1
+            if listening == http.count { break }
+        }
+        guard listening == http.count else {
+            // A health or metrics port could not be bound: stop gRPC too and report why.
+            server.beginGracefulShutdown()
+            _ = try? await grpc.value
+            unlink(path)
+            try await web.value
+            throw ProviderServerError.socket(path: path, reason: "the health and metrics listeners stopped")
+        }
         ready()
-        try await withTaskCancellationHandler {
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await grpc.value }
-                tasks.addTask { try await group.run() }
-                try await tasks.next()
-                tasks.cancelAll()
-            }
+        await withTaskCancellationHandler {
+            _ = try? await grpc.value
+            _ = try? await web.value
         } onCancel: {
             server.beginGracefulShutdown()
             Task { await group.triggerGracefulShutdown() }
@@ -88,7 +103,7 @@ public struct ProviderServer: Sendable {
         }
     }
 
-    func makeHTTP(socketPath: String) -> [Application<RouterResponder<BasicRequestContext>>] {
+    func makeHTTP(socketPath: String, onRunning: @escaping @Sendable () -> Void) -> [Application<RouterResponder<BasicRequestContext>>] {
         var quiet = logger
         quiet.logLevel = .warning
         let healthRouter = Router()
@@ -103,8 +118,10 @@ public struct ProviderServer: Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
         }
         return [
-            Application(router: healthRouter, configuration: .init(address: .hostname(options.httpHost, port: options.healthzPort)), logger: quiet),
-            Application(router: metricsRouter, configuration: .init(address: .hostname(options.httpHost, port: options.metricsPort)), logger: quiet),
+            Application(router: healthRouter, configuration: .init(address: .hostname(options.httpHost, port: options.healthzPort)),
+                        onServerRunning: { _ in onRunning() }, logger: quiet),
+            Application(router: metricsRouter, configuration: .init(address: .hostname(options.httpHost, port: options.metricsPort)),
+                        onServerRunning: { _ in onRunning() }, logger: quiet),
         ]
     }
 }

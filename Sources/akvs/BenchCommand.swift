@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run benchmarks against the embedded emulator and print a Markdown report.",
-        subcommands: [KeyVaultBench.self]
+        subcommands: [KeyVaultBench.self, ProviderBench.self]
     )
 
     struct KeyVaultBench: AsyncParsableCommand {
@@ -30,6 +30,26 @@ struct BenchCommand: AsyncParsableCommand {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("akvs-bench-\(ProcessInfo.processInfo.processIdentifier)")
             let report = try await KeyVaultBenchmark(requests: requests, concurrency: counts, tokenCallers: tokenCallers, workDirectory: dir).run()
             print(report)
+        }
+    }
+
+    struct ProviderBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "provider", abstract: "Mount latency vs object count, shared reads, provider RSS.")
+
+        @Option(name: .customLong("latency-ms"), help: "Emulated Key Vault latency per request.")
+        var latencyMs: Double = 20
+
+        @Option(help: "Mount samples per configuration.")
+        var samples: Int = 30
+
+        @Option(name: .customLong("memory-mounts"), help: "Mounts sent to the provider process before measuring RSS.")
+        var memoryMounts: Int = 10_000
+
+        func run() async throws {
+            guard samples > 0, memoryMounts > 0, latencyMs >= 0 else { throw ValidationError("--samples and --memory-mounts must be positive, --latency-ms not negative") }
+            let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("akvs-bench-provider-\(ProcessInfo.processInfo.processIdentifier)")
+            print(try await ProviderBenchmark(executable: exe, latencyMs: latencyMs, samples: samples, memoryMounts: memoryMounts, workDirectory: dir).run())
         }
     }
 }

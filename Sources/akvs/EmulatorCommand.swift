@@ -2,6 +2,7 @@ import ArgumentParser
 import Emulator
 import Foundation
 import Logging
+import UnixSignals
 
 /// `akvs emulator`: Key Vault + Entra ID + IMDS on this machine.
 struct EmulatorCommand: AsyncParsableCommand {
@@ -54,17 +55,7 @@ func parseAddress(_ text: String, option: String) throws -> (String, Int) {
     return (host, port)
 }
 
-/// Suspends until SIGINT or SIGTERM.
+/// Suspends until SIGINT or SIGTERM (or until the calling task is cancelled).
 func waitForTermination() async {
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    let (stream, continuation) = AsyncStream<Void>.makeStream()
-    let queue = DispatchQueue(label: "akvs.signals")
-    let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: queue) }
-    for source in sources {
-        source.setEventHandler { continuation.yield() }
-        source.resume()
-    }
-    for await _ in stream { break }
-    sources.forEach { $0.cancel() }
+    for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { return }
 }

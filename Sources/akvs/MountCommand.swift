@@ -49,15 +49,16 @@ struct MountCommand: AsyncParsableCommand {
             tokens[audience] = try read(path, option: "--service-account-token").trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let session = try KeyVaultSession.make(additionalCAFile: caFile ?? inferredCA(spc))
-        defer { Task { try? await session.shutdown() } }
         let mount = LocalMount(provider: AzureProvider(session: session))
         let report: LocalMount.Report
         do {
             report = try await mount.run(spc, target: URL(fileURLWithPath: target), pod: LocalMount.Pod(name: podName, namespace: podNamespace),
                                          nodePublishSecret: secret, serviceAccountTokens: tokens, defaultMode: mode)
         } catch {
+            try? await session.shutdown()
             throw ValidationError("\(error)\nnothing in \(target) was changed")
         }
+        try? await session.shutdown()
         print(report.table(target: target))
     }
 

@@ -69,16 +69,29 @@ struct ProviderCommand: AsyncParsableCommand {
         let server = ProviderServer(options: .init(endpoint: endpoint, healthzPort: healthzPort, healthzPath: healthzPath,
                                                    metricsPort: prometheusPort, version: AKVS.configuration.version),
                                     provider: provider, metrics: metrics, logger: logger)
-        let endpoint = self.endpoint
-        let task = Task {
-            try await server.run(ready: {
-                print("akvs provider ready \(endpoint) healthz=:\(healthzPort) metrics=:\(prometheusPort)")
-                fflush(nil)
-            })
+        // Runs until SIGINT/SIGTERM; a server that cannot start ends the command with its error.
+        do {
+            try await serve(server)
+        } catch {
+            try? await session.shutdown()
+            throw ValidationError("\(error)")
         }
-        await waitForTermination()
-        task.cancel()
-        _ = try? await task.value
         try? await session.shutdown()
+    }
+
+    func serve(_ server: ProviderServer) async throws {
+        let endpoint = self.endpoint
+        let healthzPort = self.healthzPort, prometheusPort = self.prometheusPort
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await server.run(ready: {
+                    print("akvs provider ready \(endpoint) healthz=:\(healthzPort) metrics=:\(prometheusPort)")
+                    fflush(nil)
+                })
+            }
+            group.addTask { await waitForTermination() }
+            try await group.next()
+            group.cancelAll()
+        }
     }
 }
