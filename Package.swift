@@ -103,6 +103,7 @@ let package = Package(
             dependencies: [
                 "KeyVault",
                 "AzureIdentity",
+                "ObjectFormats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),

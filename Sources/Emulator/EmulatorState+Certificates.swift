@@ -1,5 +1,6 @@
 import Foundation
 import KeyVault
+import ObjectFormats
 import SwiftASN1
 import X509
 
@@ -70,22 +71,15 @@ extension EmulatorState {
         return try store(issued, secretValue: secretValue, name: name, vault: vault, creation: creation)
     }
 
-    /// Imports a PEM bundle (PKCS#8 private key and certificates, leaf first) as a new certificate version.
+    /// Imports a certificate with its key: a PEM bundle (PKCS#8 key, certificates leaf first) or a base64 PFX (`pwd` its password).
     @discardableResult
-    func importCertificate(vault: String, name: String, value: String, contentType: String, tags: [String: String]?, enabled: Bool) throws(KVFailure) -> CertificateBundle {
-        guard value.contains("-----BEGIN") else {
-            throw .badParameter("The emulator imports PEM only (a PKCS#8 PRIVATE KEY block and CERTIFICATE blocks); convert a PFX with: openssl pkcs12 -in cert.pfx -nodes -out cert.pem")
-        }
+    func importCertificate(vault: String, name: String, value: String, password: String?, contentType: String, tags: [String: String]?, enabled: Bool) throws(KVFailure) -> CertificateBundle {
         let issued: IssuedCertificate
         let secretValue: String
         do {
-            let blocks = try PEMDocument.parseMultiple(pemString: value)
-            guard let keyBlock = blocks.first(where: { $0.discriminator == "PRIVATE KEY" }) else {
-                throw KVFailure.badParameter("The PEM has no 'PRIVATE KEY' (PKCS#8) block; convert with: openssl pkcs8 -topk8 -nocrypt")
-            }
-            let certificates = blocks.filter { $0.discriminator == "CERTIFICATE" }.map(\.derBytes)
-            guard !certificates.isEmpty else { throw KVFailure.badParameter("The PEM has no CERTIFICATE block.") }
-            issued = try IssuedCertificate(key: try KeyMaterial(pkcs8DER: keyBlock.derBytes), chainDER: certificates)
+            let (key, certificates) = try Self.keyAndCertificates(value, password: password ?? "")
+            guard !certificates.isEmpty else { throw KVFailure.badParameter("The imported value has no certificate.") }
+            issued = try IssuedCertificate(key: try KeyMaterial(pkcs8DER: key), chainDER: CertificateChain.order(certificates).ordered)
             secretValue = contentType == Self.pkcs12ContentType ? Data(try issued.pkcs12(password: "")).base64EncodedString() : issued.pemBundle()
         } catch let failure as KVFailure {
             throw failure
@@ -97,6 +91,23 @@ extension EmulatorState {
         let spec = issued.key.spec
         return try store(issued, secretValue: secretValue, name: name, vault: vault,
                          creation: CertificateCreation(request: request, keySpec: spec, issuerName: "Unknown", contentType: contentType, tags: tags, enabled: enabled))
+    }
+
+    /// The private key (PKCS#8 DER) and certificates of a PEM bundle or a base64 PFX.
+    static func keyAndCertificates(_ value: String, password: String) throws -> ([UInt8], [[UInt8]]) {
+        if value.contains("-----BEGIN") {
+            let blocks = try PEMDocument.parseMultiple(pemString: value)
+            guard let key = blocks.first(where: { $0.discriminator == "PRIVATE KEY" }) else {
+                throw KVFailure.badParameter("The PEM has no 'PRIVATE KEY' (PKCS#8) block; convert with: openssl pkcs8 -topk8 -nocrypt")
+            }
+            return (key.derBytes, blocks.filter { $0.discriminator == "CERTIFICATE" }.map(\.derBytes))
+        }
+        guard let der = Data(base64Encoded: value.filter { !$0.isWhitespace }) else {
+            throw KVFailure.badParameter("The value is neither PEM nor base64 PFX.")
+        }
+        let contents = try PKCS12Reader.read(Array(der), password: password)
+        guard let key = contents.privateKeys.first else { throw KVFailure.badParameter("The PFX has no private key.") }
+        return (key, contents.certificates)
     }
 
     private func store(_ issued: IssuedCertificate, secretValue: String, name: String, vault: String, creation: CertificateCreation) throws(KVFailure) -> CertificateBundle {

@@ -139,7 +139,7 @@ struct KeyVaultHandler: Sendable {
             let input = try decode(CertificateImportBody.self, body)
             guard let value = input.value, !value.isEmpty else { throw .badParameter("Property 'value' is required: the PEM (or PFX) to import.") }
             let contentType = input.policy?.secretProps?.contentType ?? (value.contains("-----BEGIN") ? EmulatorState.pemContentType : EmulatorState.pkcs12ContentType)
-            return Reply.json(.ok, try await state.importCertificate(vault: vault, name: name, value: value, contentType: contentType,
+            return Reply.json(.ok, try await state.importCertificate(vault: vault, name: name, value: value, password: input.pwd, contentType: contentType,
                                                                      tags: input.tags, enabled: input.attributes?.enabled ?? true))
         case (.certificate, .patch, false, _):
             let input = try decode(CertificateCreateBody.self, body)

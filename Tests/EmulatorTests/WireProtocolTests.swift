@@ -165,6 +165,13 @@ import Testing
             }
             let imported = try await f.client(credential: f.adminCredential()).getSecret("imported-pem")
             #expect(imported.value == pem)
+            // A PFX (as Key Vault's own export) imports too, and round-trips to the same certificate.
+            let pfx = try #require(try await f.client().getSecret("tls-pfx").value)
+            let pfxBody = try JSONSerialization.data(withJSONObject: ["value": pfx, "pwd": ""])
+            let r = try await wire.raw(f, .POST, "/certificates/from-pfx/import?api-version=7.5", token: adminToken, body: pfxBody, headers: [("Content-Type", "application/json")])
+            #expect(r.status == 200)
+            let original = try await f.client().getCertificate("tls-pfx")
+            #expect(try await f.client(credential: f.adminCredential()).getCertificate("from-pfx").cer == original.cer)
             let garbage = try JSONSerialization.data(withJSONObject: ["value": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"])
             let bad = try await wire.raw(f, .POST, "/certificates/bad/import?api-version=7.5", token: adminToken, body: garbage, headers: [("Content-Type", "application/json")])
             #expect(bad.status == 400)
