@@ -59,6 +59,21 @@ import Testing
         }
     }
 
+    @Test func certAndKeyInSeparateFiles() async throws {
+        try await EmulatorFixture.with { f in
+            var config = ProviderConfiguration(writeCertAndKeyInSeparateFiles: true)
+            config.imdsEndpoint = f.emulator.imdsURL
+            let result = try await AzureProvider(session: f.session, configuration: config).mount(
+                attributes: attributes(f, ["objectName: tls-pfx\nobjectType: secret\nobjectAlias: tls"]), secrets: Self.readerSecrets)
+            let files = Dictionary(uniqueKeysWithValues: result.files.map { ($0.path, String(decoding: $0.contents, as: UTF8.self)) })
+            #expect(Set(files.keys) == ["tls", "tls.crt", "tls.key"])
+            #expect(files["tls.key"]!.hasPrefix("-----BEGIN PRIVATE KEY-----") && !files["tls.key"]!.contains("CERTIFICATE"))
+            #expect(files["tls.crt"]!.hasPrefix("-----BEGIN CERTIFICATE-----") && !files["tls.crt"]!.contains("PRIVATE KEY"))
+            #expect(files["tls.crt"]!.components(separatedBy: "BEGIN CERTIFICATE").count == 4)
+            #expect(result.objectVersions.count == 1)
+        }
+    }
+
     @Test func versionHistoryAndEncodings() async throws {
         try await EmulatorFixture.with { f in
             let admin = try await f.client(credential: f.adminCredential())
