@@ -24,8 +24,12 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
+        // A JSON value type with merge patch, shared by the emulator and the Kubernetes layers.
+        .target(name: "StructuredJSON"),
         // Entra ID credentials, token cache and Azure cloud environments.
         .target(
             name: "AzureIdentity",
@@ -52,7 +56,7 @@ let package = Package(
         // SecretProviderClass, SecretProviderClassPodStatus and SecretSync resource types.
         .target(
             name: "SecretsStoreAPI",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["StructuredJSON", .product(name: "Yams", package: "Yams")]
         ),
         // Key Vault objects to file bytes: PEM, PKCS#12, public keys, encodings.
         .target(
@@ -101,6 +105,7 @@ let package = Package(
         .target(
             name: "Emulator",
             dependencies: [
+                "StructuredJSON",
                 "KeyVault",
                 "AzureIdentity",
                 "ObjectFormats",
@@ -116,6 +121,44 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // Kubernetes API client: config, typed REST, watch, informer cache, work queue, events, leases.
+        .target(
+            name: "Kubernetes",
+            dependencies: [
+                "StructuredJSON", "SecretsStoreAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
+        ),
+        // Test support: an in-memory kube-apiserver over real HTTP (never linked into akvs).
+        .target(
+            name: "KubernetesTestServer",
+            dependencies: [
+                "StructuredJSON", "SecretsStoreAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The test server as a process, for the Python `kubernetes` client interop suite.
+        .executableTarget(
+            name: "akvs-kube-test-server",
+            dependencies: ["KubernetesTestServer",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "UnixSignals", package: "swift-service-lifecycle")],
+            path: "Sources/KubeTestServerCommand"
         ),
         // `akvs demo`: the README's tour on the embedded emulator.
         .target(
@@ -148,6 +191,9 @@ let package = Package(
         ),
         .testTarget(name: "ObjectFormatsTests", dependencies: ["ObjectFormats", .product(name: "Crypto", package: "swift-crypto"),
                                                               .product(name: "SwiftASN1", package: "swift-asn1")]),
+        .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
+                                                            "Emulator", "EmulatorTestSupport", "AzureIdentity", "KeyVault"]),
+        .testTarget(name: "SecretsStoreAPITests", dependencies: ["SecretsStoreAPI"]),
         .testTarget(name: "AtomicWriterTests", dependencies: ["AtomicWriter"]),
         .testTarget(name: "AzureProviderTests", dependencies: ["AzureProvider", "EmulatorTestSupport", "Emulator", "SecretsStoreAPI", "AtomicWriter", "ObjectFormats"]),
         .testTarget(name: "ProviderServerTests", dependencies: ["ProviderServer", "ProviderAPI", "AzureProvider", "EmulatorTestSupport", "Emulator",

@@ -2,6 +2,7 @@ import AzureIdentity
 import Crypto
 import _CryptoExtras
 import Foundation
+@_exported import StructuredJSON
 
 /// A decoded (not yet trusted) JSON Web Token.
 struct JWT: Sendable {
@@ -72,35 +73,4 @@ func publicJWK(of key: P256.Signing.PrivateKey, keyID: String) -> JSONValue {
         "kty": .string("EC"), "crv": .string("P-256"), "alg": .string("ES256"), "use": .string("sig"), "kid": .string(keyID),
         "x": .string(Base64URL.encode(raw.prefix(32))), "y": .string(Base64URL.encode(raw.suffix(32))),
     ])
-}
-
-/// Any JSON value, for claims and admin payloads.
-public enum JSONValue: Codable, Sendable, Equatable {
-    case string(String), number(Double), bool(Bool), object([String: JSONValue]), array([JSONValue]), null
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .string(let s): try c.encode(s)
-        case .number(let n):
-            if n == n.rounded(), abs(n) < 1e15 { try c.encode(Int64(n)) } else { try c.encode(n) }
-        case .bool(let b): try c.encode(b)
-        case .object(let o): try c.encode(o)
-        case .array(let a): try c.encode(a)
-        case .null: try c.encodeNil()
-        }
-    }
-
-    var stringValue: String? { if case .string(let s) = self { return s }; return nil }
-    var numberValue: Double? { if case .number(let n) = self { return n }; return nil }
 }

@@ -2,8 +2,9 @@ import Foundation
 import Yams
 
 /// `secrets-store.csi.x-k8s.io/v1` SecretProviderClass: which provider, its parameters, and optional Secret sync.
-public struct SecretProviderClass: Codable, Sendable, Equatable {
+public struct SecretProviderClass: APIObject, Equatable {
     public static let group = "secrets-store.csi.x-k8s.io"
+    public static let resourceKind = ResourceKind(group: group, version: "v1", kind: "SecretProviderClass", plural: "secretproviderclasses")
     public static let servedVersions = ["v1", "v1alpha1"]
 
     public var apiVersion: String
@@ -27,11 +28,15 @@ public struct SecretProviderClass: Codable, Sendable, Equatable {
         public var labels: [String: String]?
         public var annotations: [String: String]?
         public var data: [DataItem]?
+        public init(secretName: String? = nil, type: String? = nil, labels: [String: String]? = nil, annotations: [String: String]? = nil, data: [DataItem]? = nil) {
+            self.secretName = secretName; self.type = type; self.labels = labels; self.annotations = annotations; self.data = data
+        }
     }
 
     public struct DataItem: Codable, Sendable, Equatable {
         public var objectName: String?
         public var key: String?
+        public init(objectName: String? = nil, key: String? = nil) { self.objectName = objectName; self.key = key }
     }
 
     public init(metadata: ObjectMeta, spec: Spec) {
