@@ -1,0 +1,181 @@
+import DequeModule
+import Foundation
+import NIOCore
+import SecretsStoreAPI
+import StructuredJSON
+
+/// The API server's data: every object, the change history watches resume from, and open watches.
+actor ClusterState {
+    let registry: ResourceRegistry
+    var revision = 1
+    var store: [ResourceKind: [ObjectKey: StoredObject]] = [:]
+    var history: Deque<HistoryEvent> = []
+    let historyLimit: Int
+    /// History at or before this revision is gone: resuming from an older one answers 410.
+    var compactedThrough = 0
+    var watchers: [Int: Watcher] = [:]
+    var nextWatcherID = 0
+
+    struct Watcher {
+        var filter: ObjectFilter
+        var bookmarks: Bool
+        var continuation: AsyncStream<ByteBuffer>.Continuation
+    }
+
+    init(registry: ResourceRegistry, historyLimit: Int) {
+        self.registry = registry
+        self.historyLimit = historyLimit
+    }
+
+    func definition(for kind: ResourceKind) -> ResourceDefinition? { registry.definitions.first { $0.kind == kind } }
+
+    // MARK: reads
+
+    func get(_ d: ResourceDefinition, namespace: String?, name: String) throws(APIError) -> StoredObject {
+        guard let object = store[d.kind]?[ObjectKey(namespace: namespace, name: name)] else { throw .notFound(d, name) }
+        return object
+    }
+
+    func exists(_ kind: ResourceKind, namespace: String?, name: String) -> Bool {
+        store[kind]?[ObjectKey(namespace: namespace, name: name)] != nil
+    }
+
+    struct ListPage {
+        var items: [ByteBuffer]
+        var revision: Int
+        var continueToken: String?
+        var remaining: Int?
+    }
+
+    func list(_ filter: ObjectFilter, limit: Int?, continueToken: String?) throws(APIError) -> ListPage {
+        var listRevision = revision
+        var after: String?
+        if let continueToken, !continueToken.isEmpty {
+            guard let data = Data(base64Encoded: continueToken), let text = String(data: data, encoding: .utf8),
+                  let colon = text.firstIndex(of: ":"), let rv = Int(text[..<colon]) else {
+                throw .badRequest("continue key is not valid: illegal base64 data")
+            }
+            guard rv >= compactedThrough else {
+                throw .expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+            }
+            listRevision = rv
+            after = String(text[text.index(after: colon)...])
+        }
+        let objects = store[filter.definition.kind] ?? [:]
+        var keys = objects.keys.filter { key in
+            if let ns = filter.namespace, key.namespace != ns { return false }
+            if let after, key.description <= after { return false }
+            return true
+        }
+        keys.sort()
+        var items: [ByteBuffer] = []
+        var lastKey: ObjectKey?
+        var index = 0
+        while index < keys.count {
+            let object = objects[keys[index]]!
+            index += 1
+            guard filter.matches(object.value) else { continue }
+            items.append(object.bytes)
+            lastKey = keys[index - 1]
+            if let limit, limit > 0, items.count >= limit { break }
+        }
+        let more = index < keys.count && keys[index...].contains { filter.matches(objects[$0]!.value) }
+        let token = more ? lastKey.map { Data("\(listRevision):\($0.description)".utf8).base64EncodedString() } : nil
+        let remaining = more ? keys[index...].filter { filter.matches(objects[$0]!.value) }.count : nil
+        return ListPage(items: items, revision: listRevision, continueToken: token, remaining: remaining)
+    }
+
+    // MARK: writes
+
+    /// Stores a new version of an object (or removes it), assigning the next resourceVersion and notifying watches.
+    @discardableResult
+    func commit(_ d: ResourceDefinition, key: ObjectKey, value: JSONValue?, ownership: FieldOwnership, type: String, previous: JSONValue?) -> StoredObject? {
+        revision += 1
+        var value = value ?? previous ?? .object([:])
+        value[path: ["metadata", "resourceVersion"]] = .string(String(revision))
+        let stored = StoredObject(value: value, ownership: ownership)
+        if type == "DELETED" {
+            store[d.kind]?.removeValue(forKey: key)
+        } else {
+            store[d.kind, default: [:]][key] = stored
+        }
+        let event = HistoryEvent(revision: revision, kind: d.kind, type: type, object: stored.value, bytes: stored.bytes, previous: previous)
+        history.append(event)
+        while history.count > historyLimit, let dropped = history.popFirst() { compactedThrough = dropped.revision }
+        deliver(event)
+        return stored
+    }
+
+    // MARK: watches
+
+    /// Opens a watch. Objects changed after `resourceVersion` are replayed first; without one, every
+    /// current object arrives as ADDED. A version older than the history yields one 410 ERROR event.
+    func watch(_ filter: ObjectFilter, resourceVersion: Int?, bookmarks: Bool) -> (id: Int, stream: AsyncStream<ByteBuffer>) {
+        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+        nextWatcherID += 1
+        let id = nextWatcherID
+        if let rv = resourceVersion {
+            if rv < compactedThrough {
+                let status = APIError.expired("too old resource version: \(rv) (\(compactedThrough + 1))").status()
+                continuation.yield(WatchLine.encode(type: "ERROR", objectBytes: ByteBuffer(data: status.encoded())))
+                continuation.finish()
+                return (id, stream)
+            }
+            for event in history where event.revision > rv && event.kind == filter.definition.kind {
+                if let line = Self.line(for: event, filter: filter) { continuation.yield(line) }
+            }
+        } else {
+            let objects = (store[filter.definition.kind] ?? [:]).values.filter { filter.matches($0.value) }.sorted { $0.resourceVersion < $1.resourceVersion }
+            for object in objects { continuation.yield(WatchLine.encode(type: "ADDED", objectBytes: object.bytes)) }
+        }
+        watchers[id] = Watcher(filter: filter, bookmarks: bookmarks, continuation: continuation)
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.endWatch(id) }
+        }
+        return (id, stream)
+    }
+
+    func endWatch(_ id: Int) {
+        watchers.removeValue(forKey: id)?.continuation.finish()
+    }
+
+    func dropWatches() {
+        let all = watchers
+        watchers = [:]
+        for (_, w) in all { w.continuation.finish() }
+    }
+
+    /// Forgets all history: every resume from an older resourceVersion answers 410.
+    func compact() {
+        history.removeAll()
+        compactedThrough = revision
+    }
+
+    var openWatchCount: Int { watchers.count }
+
+    func sendBookmarks() {
+        for (_, w) in watchers where w.bookmarks {
+            let object: JSONValue = ["kind": .string(w.filter.definition.kind.kind), "apiVersion": .string(w.filter.definition.kind.apiVersion),
+                                     "metadata": ["resourceVersion": .string(String(revision))]]
+            w.continuation.yield(WatchLine.encode(type: "BOOKMARK", objectBytes: ByteBuffer(data: object.encoded())))
+        }
+    }
+
+    private func deliver(_ event: HistoryEvent) {
+        for (_, w) in watchers where w.filter.definition.kind == event.kind {
+            if let line = Self.line(for: event, filter: w.filter) { w.continuation.yield(line) }
+        }
+    }
+
+    /// An object that starts or stops matching a selector arrives as ADDED or DELETED, as with kube-apiserver.
+    static func line(for event: HistoryEvent, filter: ObjectFilter) -> ByteBuffer? {
+        let now = filter.matches(event.object)
+        let before = event.previous.map(filter.matches) ?? false
+        switch (event.type, before, now) {
+        case ("MODIFIED", true, true), ("ADDED", _, true), ("DELETED", _, true): return WatchLine.encode(type: event.type, objectBytes: event.bytes)
+        case ("MODIFIED", false, true): return WatchLine.encode(type: "ADDED", objectBytes: event.bytes)
+        case ("MODIFIED", true, false): return WatchLine.encode(type: "DELETED", objectBytes: event.bytes)
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import StructuredJSON
+
+/// RFC 6902 JSON patch: add, remove, replace, move, copy, test.
+enum JSONPatch {
+    static func apply(_ operations: JSONValue, to document: JSONValue) throws(APIError) -> JSONValue {
+        guard case .array(let ops) = operations else { throw APIError.badRequest("json patch must be an array of operations") }
+        var doc = document
+        for op in ops {
+            guard let name = op["op"]?.stringValue, let path = op["path"]?.stringValue else {
+                throw APIError.badRequest("json patch operation needs 'op' and 'path': \(String(decoding: op.encoded(), as: UTF8.self))")
+            }
+            let tokens = try pointer(path)
+            switch name {
+            case "add": try set(&doc, tokens, op["value"] ?? .null, insert: true)
+            case "replace":
+                guard get(doc, tokens) != nil else { throw unprocessable("replace operation does not apply: doc is missing key: \(path)") }
+                try set(&doc, tokens, op["value"] ?? .null, insert: false)
+            case "remove":
+                guard get(doc, tokens) != nil else { throw unprocessable("remove operation does not apply: doc is missing path: \(path)") }
+                remove(&doc, tokens)
+            case "test":
+                guard get(doc, tokens) == (op["value"] ?? .null) else { throw unprocessable("the server rejected our request due to an error in our request: testing value \(path) failed") }
+            case "move", "copy":
+                guard let from = op["from"]?.stringValue, let value = get(doc, try pointer(from)) else { throw unprocessable("\(name) operation does not apply: missing 'from'") }
+                if name == "move" { remove(&doc, try pointer(from)) }
+                try set(&doc, tokens, value, insert: true)
+            default: throw APIError.badRequest("unknown json patch operation '\(name)'")
+            }
+        }
+        return doc
+    }
+
+    static func unprocessable(_ message: String) -> APIError { APIError(code: 422, reason: "Invalid", message: message) }
+
+    static func pointer(_ path: String) throws(APIError) -> [String] {
+        guard path.hasPrefix("/") else { throw APIError.badRequest("json patch path '\(path)' must start with '/'") }
+        return path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
+            $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+        }
+    }
+
+    static func get(_ doc: JSONValue, _ tokens: [String]) -> JSONValue? {
+        var current = doc
+        for t in tokens {
+            switch current {
+            case .object(let m): guard let v = m[t] else { return nil }; current = v
+            case .array(let a): guard let i = Int(t), a.indices.contains(i) else { return nil }; current = a[i]
+            default: return nil
+            }
+        }
+        return current
+    }
+
+    static func set(_ doc: inout JSONValue, _ tokens: [String], _ value: JSONValue, insert: Bool) throws(APIError) {
+        guard let first = tokens.first else { doc = value; return }
+        let rest = Array(tokens.dropFirst())
+        switch doc {
+        case .object(var m):
+            if rest.isEmpty { m[first] = value } else {
+                guard var child = m[first] else { throw unprocessable("add operation does not apply: doc is missing path: /\(tokens.joined(separator: "/"))") }
+                try set(&child, rest, value, insert: insert); m[first] = child
+            }
+            doc = .object(m)
+        case .array(var a):
+            if rest.isEmpty {
+                if first == "-" { a.append(value) }
+                else if let i = Int(first), i >= 0, i <= a.count { if insert { a.insert(value, at: i) } else if i < a.count { a[i] = value } }
+                else { throw unprocessable("array index '\(first)' out of bounds") }
+            } else {
+                guard let i = Int(first), a.indices.contains(i) else { throw unprocessable("array index '\(first)' out of bounds") }
+                try set(&a[i], rest, value, insert: insert)
+            }
+            doc = .array(a)
+        default: throw unprocessable("cannot add into a scalar at '\(first)'")
+        }
+    }
+
+    static func remove(_ doc: inout JSONValue, _ tokens: [String]) {
+        guard let first = tokens.first else { return }
+        let rest = Array(tokens.dropFirst())
+        switch doc {
+        case .object(var m):
+            if rest.isEmpty { m.removeValue(forKey: first) } else if var child = m[first] { remove(&child, rest); m[first] = child }
+            doc = .object(m)
+        case .array(var a):
+            guard let i = Int(first), a.indices.contains(i) else { return }
+            if rest.isEmpty { a.remove(at: i) } else { remove(&a[i], rest) }
+            doc = .array(a)
+        default: return
+        }
+    }
+}

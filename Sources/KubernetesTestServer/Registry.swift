@@ -1,0 +1,100 @@
+import SecretsStoreAPI
+import StructuredJSON
+
+/// A resource the test server serves, with the behaviour kube-apiserver gives it.
+public struct ResourceDefinition: Sendable, Hashable {
+    public var kind: ResourceKind
+    /// `/status` is a separate subresource: the main resource ignores status, `/status` changes only status.
+    public var statusSubresource: Bool
+    /// Custom resources get `metadata.generation` and refuse strategic merge patch (415), as CRDs do.
+    public var custom: Bool
+    public var shortNames: [String]
+
+    public init(_ kind: ResourceKind, statusSubresource: Bool = false, custom: Bool = false, shortNames: [String] = []) {
+        self.kind = kind; self.statusSubresource = statusSubresource; self.custom = custom; self.shortNames = shortNames
+    }
+
+    /// Fields that are not "spec" for generation purposes.
+    var nonSpecFields: Set<String> { ["metadata", "status", "apiVersion", "kind"] }
+}
+
+/// The resources served: core and coordination types akvs uses, and akvs' CRDs.
+public struct ResourceRegistry: Sendable {
+    public var definitions: [ResourceDefinition]
+
+    public init(_ definitions: [ResourceDefinition]) { self.definitions = definitions }
+
+    public static let namespaces = ResourceKind(group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false)
+    public static let serviceAccounts = ResourceKind(group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts")
+
+    public static let standard = ResourceRegistry([
+        ResourceDefinition(namespaces, statusSubresource: true, shortNames: ["ns"]),
+        ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "Secret", plural: "secrets")),
+        ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "ConfigMap", plural: "configmaps"), shortNames: ["cm"]),
+        ResourceDefinition(serviceAccounts, shortNames: ["sa"]),
+        ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "Pod", plural: "pods"), statusSubresource: true, shortNames: ["po"]),
+        ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "Event", plural: "events"), shortNames: ["ev"]),
+        ResourceDefinition(ResourceKind(group: "events.k8s.io", version: "v1", kind: "Event", plural: "events"), shortNames: ["ev"]),
+        ResourceDefinition(ResourceKind(group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases")),
+        ResourceDefinition(SecretProviderClass.resourceKind, custom: true),
+        ResourceDefinition(SecretProviderClassPodStatus.resourceKind, custom: true),
+        ResourceDefinition(SecretSync.resourceKind, statusSubresource: true, custom: true),
+        ResourceDefinition(AKVSync.resourceKind, statusSubresource: true, custom: true),
+    ])
+
+    func find(group: String, version: String, plural: String) -> ResourceDefinition? {
+        definitions.first { $0.kind.group == group && $0.kind.version == version && $0.kind.plural == plural }
+    }
+
+    var groupVersions: [(group: String, version: String)] {
+        var seen: [String] = []
+        var result: [(String, String)] = []
+        for d in definitions where !d.kind.group.isEmpty && !seen.contains(d.kind.apiVersion) {
+            seen.append(d.kind.apiVersion); result.append((d.kind.group, d.kind.version))
+        }
+        return result
+    }
+
+    // MARK: discovery documents, shaped like kube-apiserver's
+
+    func apiVersions() -> JSONValue {
+        .object(["kind": "APIVersions", "versions": .array(["v1"]),
+                 "serverAddressByClientCIDRs": .array([.object(["clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"])])])
+    }
+
+    func apiGroupList() -> JSONValue {
+        var groups: [String: [String]] = [:]
+        var order: [String] = []
+        for (group, version) in groupVersions {
+            if groups[group] == nil { order.append(group) }
+            groups[group, default: []].append(version)
+        }
+        return .object(["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(order.map { group in
+            let versions = groups[group]!.map { JSONValue.object(["groupVersion": .string("\(group)/\($0)"), "version": .string($0)]) }
+            return .object(["name": .string(group), "versions": .array(versions), "preferredVersion": versions[0]])
+        })])
+    }
+
+    func resourceList(group: String, version: String) -> JSONValue? {
+        let defs = definitions.filter { $0.kind.group == group && $0.kind.version == version }
+        guard !defs.isEmpty else { return nil }
+        var resources: [JSONValue] = []
+        for d in defs {
+            var verbs: [JSONValue] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+            if d.kind.plural == "namespaces" { verbs.removeAll { $0 == "deletecollection" } }
+            resources.append(.object([
+                "name": .string(d.kind.plural), "singularName": .string(d.kind.kind.lowercased()), "namespaced": .bool(d.kind.namespaced),
+                "kind": .string(d.kind.kind), "verbs": .array(verbs), "shortNames": .array(d.shortNames.map { .string($0) }),
+            ]))
+            if d.statusSubresource {
+                resources.append(.object(["name": .string("\(d.kind.plural)/status"), "singularName": "", "namespaced": .bool(d.kind.namespaced),
+                                          "kind": .string(d.kind.kind), "verbs": ["get", "patch", "update"]]))
+            }
+            if d.kind == Self.serviceAccounts {
+                resources.append(.object(["name": "serviceaccounts/token", "singularName": "", "namespaced": true, "group": "authentication.k8s.io",
+                                          "version": "v1", "kind": "TokenRequest", "verbs": ["create"]]))
+            }
+        }
+        return .object(["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(defs[0].kind.apiVersion), "resources": .array(resources)])
+    }
+}

@@ -1,0 +1,299 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SecretsStoreAPI
+import StructuredJSON
+
+/// Turns HTTP requests into ClusterState operations, with kube-apiserver's paths, query parameters and replies.
+struct Router: Sendable {
+    let state: ClusterState
+    let faults: Faults
+    let access: AccessControl
+    let issuer: TokenIssuer
+    let registry: ResourceRegistry
+
+    /// The parts of a resource URL.
+    struct Target {
+        var definition: ResourceDefinition
+        var namespace: String?
+        var name: String?
+        var subresource: String?
+    }
+
+    func handle(_ request: Request) async -> Response {
+        var request = request
+        let path = request.uri.path
+        let body = (try? await request.collectBody(upTo: 64 << 20)).map { Data(buffer: $0) } ?? Data()
+        switch path {
+        case "/.well-known/openid-configuration": return Self.json(200, issuer.discovery)
+        case "/openid/v1/jwks": return Self.json(200, issuer.jwks)
+        case "/healthz", "/livez", "/readyz": return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok")))
+        default: break
+        }
+        let authorization = request.headers[.authorization] ?? ""
+        guard authorization.hasPrefix("Bearer "), await access.accepts(String(authorization.dropFirst(7))) else {
+            return Self.error(APIError.unauthorized)
+        }
+        if path.hasPrefix("/_testserver/") { return await admin(request, path: path, body: body) }
+
+        let (delay, fault) = await faults.next()
+        if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
+        if let fault { return Self.error(fault) }
+        do {
+            return try await api(request, path: path, body: body)
+        } catch {
+            return Self.error(error)
+        }
+    }
+
+    // MARK: API
+
+    func api(_ request: Request, path: String, body: Data) async throws(APIError) -> Response {
+        switch path {
+        case "/version":
+            return Self.json(200, ["major": "1", "minor": "31", "gitVersion": "v1.31.0-akvs-test", "gitCommit": "", "gitTreeState": "clean",
+                                   "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.22", "compiler": "gc", "platform": "linux/amd64"])
+        case "/api": return Self.json(200, registry.apiVersions())
+        case "/apis": return Self.json(200, registry.apiGroupList())
+        default: break
+        }
+        let segments = path.split(separator: "/").map(String.init)
+        let group: String, version: String, rest: ArraySlice<String>
+        if segments.first == "api", segments.count >= 2 {
+            group = ""; version = segments[1]; rest = segments[2...]
+        } else if segments.first == "apis", segments.count >= 3 {
+            group = segments[1]; version = segments[2]; rest = segments[3...]
+        } else if segments.first == "apis", segments.count == 2 {
+            guard let found = registry.apiGroupList()["groups"]?.arrayValue?.first(where: { $0["name"]?.stringValue == segments[1] }) else {
+                throw APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
+            }
+            var document = found; document["kind"] = "APIGroup"; document["apiVersion"] = "v1"
+            return Self.json(200, document)
+        } else {
+            throw APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource (\(path))")
+        }
+        if rest.isEmpty {
+            guard let list = registry.resourceList(group: group, version: version) else {
+                throw APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource (\(path))")
+            }
+            return Self.json(200, list)
+        }
+        let target = try resolve(group: group, version: version, Array(rest))
+        return try await dispatch(request, target, body: body)
+    }
+
+    func resolve(group: String, version: String, _ s: [String]) throws(APIError) -> Target {
+        func lookup(_ plural: String) throws(APIError) -> ResourceDefinition {
+            guard let d = registry.find(group: group, version: version, plural: plural) else {
+                throw APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource (\(plural) in \(group.isEmpty ? version : group + "/" + version))")
+            }
+            return d
+        }
+        if s[0] == "namespaces", s.count >= 3, !(group.isEmpty && s.count == 3 && (s[2] == "status" || s[2] == "finalize")) {
+            let d = try lookup(s[2])
+            guard d.kind.namespaced else { throw APIError(code: 404, reason: "NotFound", message: "\(d.kind.plural) is not namespaced") }
+            return Target(definition: d, namespace: s[1], name: s.count > 3 ? s[3] : nil, subresource: s.count > 4 ? s[4] : nil)
+        }
+        let d = try lookup(s[0])
+        return Target(definition: d, namespace: nil, name: s.count > 1 ? s[1] : nil, subresource: s.count > 2 ? s[2] : nil)
+    }
+
+    func dispatch(_ request: Request, _ t: Target, body: Data) async throws(APIError) -> Response {
+        let q = request.uri.queryParameters
+        let d = t.definition
+        let dryRun = q["dryRun"].map { String($0) == "All" } ?? false
+        let userAgent = request.headers[.userAgent] ?? ""
+        let manager = q["fieldManager"].map(String.init) ?? String(userAgent.split(separator: "/").first ?? "unknown")
+        var context = WriteContext(fieldManager: manager, subresource: t.subresource, dryRun: dryRun)
+        if let sub = t.subresource {
+            let allowed = (sub == "status" && d.statusSubresource) || (sub == "token" && d.kind == ResourceRegistry.serviceAccounts)
+            guard allowed else { throw APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource (\(d.kind.plural)/\(sub))") }
+        }
+        if d.kind.namespaced, t.name != nil, t.namespace == nil {
+            throw APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource: \(d.kind.plural) is namespaced; use /namespaces/<namespace>/\(d.kind.plural)/<name>")
+        }
+        switch (request.method, t.name) {
+        case (.get, nil):
+            let filter = try ObjectFilter(
+                definition: d, namespace: t.namespace,
+                labels: q["labelSelector"].flatMap { $0.isEmpty ? nil : $0 }.map { s throws(APIError) in try LabelSelector(parsing: String(s)) },
+                fields: q["fieldSelector"].flatMap { $0.isEmpty ? nil : $0 }.map { s throws(APIError) in try FieldSelector(parsing: String(s), kind: d.kind.kind) })
+            if let w = q["watch"], w == "true" || w == "1" {
+                if await faults.rejectsWatches { throw APIError(code: 503, reason: "ServiceUnavailable", message: "watches are refused (test-server fault rejectWatches)") }
+                return await watch(filter, query: q)
+            }
+            let page = try await state.list(filter, limit: q["limit"].flatMap { Int(String($0)) }, continueToken: q["continue"].map(String.init))
+            return Self.listResponse(d, page)
+        case (.get, let name?):
+            if t.subresource == "token" { throw .methodNotAllowed("the server does not allow this method on the requested resource") }
+            return Self.object(200, try await state.get(d, namespace: t.namespace, name: name))
+        case (.post, nil):
+            return Self.object(201, try await state.create(d, namespace: t.namespace, body: try Self.parse(body), context: context))
+        case (.post, let name?) where t.subresource == "token":
+            return try await tokenRequest(namespace: t.namespace ?? "", serviceAccount: name, body: body)
+        case (.put, let name?):
+            return Self.object(200, try await state.update(d, namespace: t.namespace, name: name, body: try Self.parse(body), context: context))
+        case (.patch, let name?):
+            let contentType = request.headers[.contentType] ?? ""
+            let force = q["force"].map { String($0) == "true" } ?? false
+            if contentType.hasPrefix("application/apply-patch"), q["fieldManager"] == nil { context.fieldManager = "" }
+            let existed = await state.exists(d.kind, namespace: d.kind.namespaced ? t.namespace : nil, name: name)
+            let stored = try await state.patch(d, namespace: t.namespace, name: name, contentType: contentType, body: body, force: force, context: context)
+            return Self.object(existed ? 200 : 201, stored)
+        case (.delete, let name?):
+            var options = ClusterState.DeleteOptions(propagationPolicy: q["propagationPolicy"].map(String.init))
+            if !body.isEmpty, let json = try? JSONValue.parse(body) {
+                options.uid = json[path: ["preconditions", "uid"]]?.stringValue
+                options.resourceVersion = json[path: ["preconditions", "resourceVersion"]]?.stringValue
+                options.propagationPolicy = json["propagationPolicy"]?.stringValue ?? options.propagationPolicy
+                if json["orphanDependents"]?.boolValue == true { options.propagationPolicy = "Orphan" }
+            }
+            let deleted = try await state.delete(d, namespace: t.namespace, name: name, options: options)
+            if d.custom || deleted.value[path: ["metadata", "deletionTimestamp"]] != nil { return Self.object(200, deleted) }
+            var details: JSONValue = ["name": .string(name), "kind": .string(d.kind.plural), "uid": .string(deleted.uid)]
+            if !d.kind.group.isEmpty { details["group"] = .string(d.kind.group) }
+            return Self.json(200, ["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success", "details": details])
+        default:
+            throw .methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+    }
+
+    // MARK: watch
+
+    func watch(_ filter: ObjectFilter, query: Parameters) async -> Response {
+        let from = query["resourceVersion"].flatMap { Int(String($0)) }.flatMap { $0 == 0 ? nil : $0 }
+        let bookmarks = query["allowWatchBookmarks"].map { String($0) == "true" } ?? false
+        let timeout = query["timeoutSeconds"].flatMap { Int(String($0)) } ?? 1800
+        let (id, stream) = await state.watch(filter, resourceVersion: from, bookmarks: bookmarks)
+        let state = self.state
+        let body = ResponseBody { writer in
+            let timer = Task {
+                try await Task.sleep(for: .seconds(timeout))
+                await state.endWatch(id)
+            }
+            defer { timer.cancel() }
+            do {
+                for await line in stream { try await writer.write(line) }
+            } catch {
+                await state.endWatch(id)
+                throw error
+            }
+            try await writer.finish(nil)
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-cache, private"
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    // MARK: TokenRequest
+
+    func tokenRequest(namespace: String, serviceAccount: String, body: Data) async throws(APIError) -> Response {
+        let sa = try await state.get(registry.definitions.first { $0.kind == ResourceRegistry.serviceAccounts }!, namespace: namespace, name: serviceAccount)
+        let request = try Self.parse(body)
+        let expiration = Int(request[path: ["spec", "expirationSeconds"]]?.numberValue ?? 3600)
+        let kind = "TokenRequest.authentication.k8s.io"
+        guard expiration >= 600 else {
+            throw .invalid(kind: kind, serviceAccount, field: "spec.expirationSeconds", value: String(expiration), "may not specify a duration less than 10 minutes")
+        }
+        guard expiration <= 1 << 32 else {
+            throw .invalid(kind: kind, serviceAccount, field: "spec.expirationSeconds", value: String(expiration), "may not specify a duration larger than 2^32 seconds")
+        }
+        let audiences = (request[path: ["spec", "audiences"]]?.arrayValue ?? []).compactMap(\.stringValue)
+        let issued: (token: String, expires: Date)
+        do {
+            issued = try issuer.token(namespace: namespace, serviceAccount: serviceAccount, serviceAccountUID: sa.uid,
+                                      audiences: audiences.isEmpty ? [issuer.issuer] : audiences, expirationSeconds: expiration)
+        } catch {
+            throw APIError(code: 500, reason: "InternalError", message: "signing the token failed: \(error)")
+        }
+        var reply = request
+        reply["kind"] = "TokenRequest"; reply["apiVersion"] = "authentication.k8s.io/v1"
+        reply[path: ["metadata", "name"]] = .string(serviceAccount)
+        reply[path: ["metadata", "namespace"]] = .string(namespace)
+        reply[path: ["metadata", "creationTimestamp"]] = .string(Timestamp.string(Date()))
+        reply[path: ["spec", "audiences"]] = .array((audiences.isEmpty ? [issuer.issuer] : audiences).map { .string($0) })
+        reply[path: ["spec", "expirationSeconds"]] = .number(Double(expiration))
+        reply["status"] = ["token": .string(issued.token), "expirationTimestamp": .string(Timestamp.string(issued.expires))]
+        return Self.json(201, reply)
+    }
+
+    // MARK: admin
+
+    func admin(_ request: Request, path: String, body: Data) async -> Response {
+        switch (request.method, path) {
+        case (.post, "/_testserver/faults"):
+            guard let settings = try? JSONDecoder().decode(APIServerFaults.self, from: body) else {
+                return Self.error(APIError.badRequest("faults: expected JSON {latencyMs, errorRate, throttle: {count, retryAfterSeconds}, rejectWatches}"))
+            }
+            await faults.set(settings)
+        case (.delete, "/_testserver/faults"): await faults.set(APIServerFaults())
+        case (.post, "/_testserver/drop-watches"): await state.dropWatches()
+        case (.post, "/_testserver/compact"): await state.compact()
+        case (.post, "/_testserver/restart"): await state.dropWatches(); await state.compact()
+        case (.post, "/_testserver/tokens"):
+            guard let token = (try? JSONValue.parse(body))?["token"]?.stringValue else { return Self.error(APIError.badRequest("tokens: expected {\"token\": \"...\"}")) }
+            await access.add(token)
+        case (.delete, "/_testserver/tokens"):
+            guard let token = (try? JSONValue.parse(body))?["token"]?.stringValue else { return Self.error(APIError.badRequest("tokens: expected {\"token\": \"...\"}")) }
+            await access.remove(token)
+        case (.get, "/_testserver/stats"):
+            return Self.json(200, ["resourceVersion": .number(Double(await state.revision)), "openWatches": .number(Double(await state.openWatchCount))])
+        default:
+            return Self.error(APIError(code: 404, reason: "NotFound", message: "no test-server endpoint \(request.method) \(path)"))
+        }
+        return Self.json(200, ["status": "ok"])
+    }
+
+    // MARK: replies
+
+    static func parse(_ body: Data) throws(APIError) -> JSONValue {
+        do { return try JSONValue.parse(body) } catch { throw .badRequest("the request body is not valid JSON: \(error)") }
+    }
+
+    static func json(_ code: Int, _ value: JSONValue, headers extra: [(String, String)] = []) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        for (name, value) in extra { if let field = HTTPField.Name(name) { headers[field] = value } }
+        return Response(status: .init(code: code), headers: headers, body: .init(byteBuffer: ByteBuffer(data: value.encoded())))
+    }
+
+    static func object(_ code: Int, _ stored: StoredObject) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .init(code: code), headers: headers, body: .init(byteBuffer: stored.bytes))
+    }
+
+    static func error(_ error: any Error) -> Response {
+        let apiError = error as? APIError ?? APIError(code: 500, reason: "InternalError", message: "\(error)")
+        return json(apiError.code, apiError.status(), headers: apiError.headers)
+    }
+
+    static func listResponse(_ d: ResourceDefinition, _ page: ClusterState.ListPage) -> Response {
+        var meta: JSONValue = ["resourceVersion": .string(String(page.revision))]
+        if let token = page.continueToken { meta["continue"] = .string(token) }
+        if let remaining = page.remaining { meta["remainingItemCount"] = .number(Double(remaining)) }
+        var buffer = ByteBuffer()
+        buffer.writeString("{\"apiVersion\":\"\(d.kind.apiVersion)\",\"kind\":\"\(d.kind.kind)List\",\"metadata\":")
+        buffer.writeData(meta.encoded())
+        buffer.writeString(",\"items\":[")
+        for (i, item) in page.items.enumerated() {
+            if i > 0 { buffer.writeString(",") }
+            buffer.writeImmutableBuffer(item)
+        }
+        buffer.writeString("]}")
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
+    }
+}
+
+/// Bearer tokens the server accepts.
+actor AccessControl {
+    var tokens: Set<String>
+    init(tokens: Set<String>) { self.tokens = tokens }
+    func accepts(_ token: String) -> Bool { tokens.contains(token) }
+    func add(_ token: String) { tokens.insert(token) }
+    func remove(_ token: String) { tokens.remove(token) }
+}
