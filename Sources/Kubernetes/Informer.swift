@@ -1,0 +1,184 @@
+import Logging
+import SecretsStoreAPI
+
+/// A change the informer saw.
+public enum InformerEvent<T: APIObject>: Sendable {
+    case added(T)
+    case updated(old: T, new: T)
+    case deleted(T)
+}
+
+/// A list+watch cache of one resource, indexed by namespace and label, like client-go's shared informer:
+/// it lists once, then watches from the list's resourceVersion, resumes after disconnects and lists again on 410 Gone.
+public actor Informer<T: APIObject> {
+    let client: KubernetesClient
+    let namespace: String?
+    let labelSelector: String?
+    let fieldSelector: String?
+    let pageSize: Int
+    let logger: Logger
+
+    var objects: [String: T] = [:]
+    var byNamespace: [String: Set<String>] = [:]
+    var byLabel: [String: Set<String>] = [:]
+    var resourceVersion: String?
+    var synced = false
+    var syncWaiters: [CheckedContinuation<Void, Never>] = []
+    var subscribers: [Int: AsyncStream<InformerEvent<T>>.Continuation] = [:]
+    var nextSubscriber = 0
+    /// How often the informer had to list (1 + relists after 410 or errors).
+    public private(set) var listCount = 0
+
+    public init(client: KubernetesClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
+                pageSize: Int = 500, logger: Logger = Logger(label: "akvs.informer")) {
+        self.client = client; self.namespace = namespace; self.labelSelector = labelSelector; self.fieldSelector = fieldSelector
+        self.pageSize = pageSize; self.logger = logger
+    }
+
+    // MARK: reading
+
+    public var hasSynced: Bool { synced }
+
+    /// Returns once the first list is in the cache.
+    public func waitForSync() async {
+        if synced { return }
+        await withCheckedContinuation { syncWaiters.append($0) }
+    }
+
+    public func get(_ key: String) -> T? { objects[key] }
+    public func get(namespace: String?, name: String) -> T? { objects[ObjectKey(namespace: namespace, name: name).description] }
+    public var count: Int { objects.count }
+    public var lastResourceVersion: String? { resourceVersion }
+
+    /// All objects, or those of one namespace.
+    public func list(namespace: String? = nil) -> [T] {
+        guard let namespace else { return Array(objects.values) }
+        return (byNamespace[namespace] ?? []).compactMap { objects[$0] }
+    }
+
+    /// Objects carrying label `key=value`.
+    public func list(label key: String, value: String) -> [T] {
+        (byLabel["\(key)=\(value)"] ?? []).compactMap { objects[$0] }
+    }
+
+    /// Changes from now on (after the current contents, which `list` gives).
+    public func events() -> AsyncStream<InformerEvent<T>> {
+        let (stream, continuation) = AsyncStream<InformerEvent<T>>.makeStream()
+        nextSubscriber += 1
+        let id = nextSubscriber
+        subscribers[id] = continuation
+        continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(id) } }
+        return stream
+    }
+
+    func unsubscribe(_ id: Int) { subscribers.removeValue(forKey: id) }
+
+    // MARK: running
+
+    /// Lists and watches until the task is cancelled.
+    public func run() async {
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(30))
+        var needList = true
+        while !Task.isCancelled {
+            do {
+                if needList {
+                    try await relist()
+                    needList = false
+                }
+                // A finite server timeout with jitter spreads reconnections, as client-go does.
+                let options = WatchOptions(resourceVersion: resourceVersion, labelSelector: labelSelector, fieldSelector: fieldSelector,
+                                           allowBookmarks: true, timeoutSeconds: Int.random(in: 300...600))
+                for try await event in client.watch(T.self, namespace: namespace, options: options) {
+                    apply(event)
+                    backoff.reset()
+                }
+            } catch let error as KubernetesError where error.isGone {
+                logger.info("watch history expired; listing again", metadata: ["resource": "\(T.resourceKind)"])
+                needList = true
+            } catch {
+                if Task.isCancelled { break }
+                let delay = backoff.next()
+                logger.warning("list/watch failed; retrying", metadata: ["resource": "\(T.resourceKind)", "error": "\(error)", "retryIn": "\(delay)"])
+                try? await Task.sleep(for: delay)
+            }
+        }
+        for (_, s) in subscribers { s.finish() }
+    }
+
+    func relist() async throws {
+        let (items, rv) = try await client.listAll(T.self, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, pageSize: pageSize)
+        listCount += 1
+        var seen = Set<String>()
+        for item in items {
+            let key = item.key
+            seen.insert(key)
+            if let old = objects[key] {
+                if old.metadata.resourceVersion != item.metadata.resourceVersion { store(item, key: key); emit(.updated(old: old, new: item)) }
+            } else {
+                store(item, key: key); emit(.added(item))
+            }
+        }
+        for (key, old) in objects where !seen.contains(key) {
+            remove(key: key); emit(.deleted(old))
+        }
+        resourceVersion = rv
+        if !synced {
+            synced = true
+            for waiter in syncWaiters { waiter.resume() }
+            syncWaiters = []
+        }
+    }
+
+    func apply(_ event: WatchEvent<T>) {
+        switch event {
+        case .added(let object), .modified(let object):
+            let key = object.key
+            if let old = objects[key] { store(object, key: key); emit(.updated(old: old, new: object)) } else { store(object, key: key); emit(.added(object)) }
+            resourceVersion = object.metadata.resourceVersion ?? resourceVersion
+        case .deleted(let object):
+            let key = object.key
+            if let old = objects[key] { remove(key: key); emit(.deleted(old)) }
+            resourceVersion = object.metadata.resourceVersion ?? resourceVersion
+        case .bookmark(let rv):
+            if !rv.isEmpty { resourceVersion = rv }
+        }
+    }
+
+    func store(_ object: T, key: String) {
+        if let old = objects[key] { unindex(old, key: key) }
+        objects[key] = object
+        byNamespace[object.metadata.namespace ?? "", default: []].insert(key)
+        for (k, v) in object.metadata.labels ?? [:] { byLabel["\(k)=\(v)", default: []].insert(key) }
+    }
+
+    func remove(key: String) {
+        guard let old = objects.removeValue(forKey: key) else { return }
+        unindex(old, key: key)
+    }
+
+    func unindex(_ object: T, key: String) {
+        byNamespace[object.metadata.namespace ?? ""]?.remove(key)
+        for (k, v) in object.metadata.labels ?? [:] {
+            byLabel["\(k)=\(v)"]?.remove(key)
+            if byLabel["\(k)=\(v)"]?.isEmpty == true { byLabel.removeValue(forKey: "\(k)=\(v)") }
+        }
+    }
+
+    func emit(_ event: InformerEvent<T>) {
+        for (_, s) in subscribers { s.yield(event) }
+    }
+}
+
+/// Exponential backoff with full jitter.
+struct Backoff {
+    let initial: Duration
+    let maximum: Duration
+    var attempt = 0
+    mutating func reset() { attempt = 0 }
+    mutating func next() -> Duration {
+        attempt += 1
+        let cap = min(initial * (1 << min(attempt, 20)), maximum)
+        let ms = Double(cap.components.seconds) * 1000 + Double(cap.components.attoseconds) / 1e15
+        return .milliseconds(Int(Double.random(in: 0...max(ms, 1))))
+    }
+}

@@ -1,0 +1,113 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import SecretsStoreAPI
+import StructuredJSON
+
+/// One watch event.
+public enum WatchEvent<T: APIObject>: Sendable {
+    case added(T)
+    case modified(T)
+    case deleted(T)
+    /// Everything up to this resourceVersion has been delivered.
+    case bookmark(resourceVersion: String)
+}
+
+/// Watch parameters.
+public struct WatchOptions: Sendable {
+    /// Resume point: events after it. nil replays every current object as `added` first.
+    public var resourceVersion: String?
+    public var labelSelector: String?
+    public var fieldSelector: String?
+    public var allowBookmarks: Bool
+    /// The server ends the watch after this long (the caller then resumes).
+    public var timeoutSeconds: Int?
+    public init(resourceVersion: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil, allowBookmarks: Bool = true, timeoutSeconds: Int? = nil) {
+        self.resourceVersion = resourceVersion; self.labelSelector = labelSelector; self.fieldSelector = fieldSelector
+        self.allowBookmarks = allowBookmarks; self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+extension KubernetesClient {
+    /// Streams changes until the server ends the watch (the stream finishes) or fails it: an ERROR event
+    /// throws its Status (410 Expired means: list again, then watch from the new resourceVersion).
+    public func watch<T: APIObject>(_ type: T.Type, namespace: String?, options: WatchOptions = .init()) -> AsyncThrowingStream<WatchEvent<T>, any Error> {
+        let path = Self.path(T.resourceKind, namespace: namespace) + Self.query([
+            ("watch", "true"), ("resourceVersion", options.resourceVersion), ("labelSelector", options.labelSelector),
+            ("fieldSelector", options.fieldSelector), ("allowWatchBookmarks", options.allowBookmarks ? "true" : nil),
+            ("timeoutSeconds", options.timeoutSeconds.map(String.init)),
+        ])
+        let (stream, continuation) = AsyncThrowingStream<WatchEvent<T>, any Error>.makeStream()
+        let task = Task {
+            do {
+                try await self.runWatch(path: path, timeoutSeconds: options.timeoutSeconds, into: continuation)
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    func runWatch<T: APIObject>(path: String, timeoutSeconds: Int?, into continuation: AsyncThrowingStream<WatchEvent<T>, any Error>.Continuation) async throws {
+        var forceReload = false
+        while true {
+            let request = try await makeRequest(.GET, path, body: nil, contentType: "application/json", forceTokenReload: forceReload)
+            let response: HTTPClientResponse
+            do {
+                // The server closes the watch after timeoutSeconds; allow a margin before giving up on it.
+                response = try await http.execute(request, timeout: .seconds(Int64((timeoutSeconds ?? 3600) + 30)))
+            } catch {
+                throw KubernetesError.transport("watch \(path): \(error)")
+            }
+            let code = Int(response.status.code)
+            guard code == 200 else {
+                let body = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
+                if code == 401, configuration.token?.isFile == true, !forceReload { forceReload = true; continue }
+                throw Self.error(code: code, headers: response.headers, body: body).error
+            }
+            var pending = ByteBuffer()
+            do {
+                for try await chunk in response.body {
+                    var chunk = chunk
+                    pending.writeBuffer(&chunk)
+                    while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                        let length = newline - pending.readerIndex
+                        let line = pending.readSlice(length: length)!
+                        pending.moveReaderIndex(forwardBy: 1)
+                        if line.readableBytes > 0 { continuation.yield(try Self.watchEvent(T.self, line)) }
+                    }
+                    pending.discardReadBytes()
+                }
+            } catch let error as KubernetesError {
+                throw error
+            } catch {
+                throw KubernetesError.transport("watch \(path) broke: \(error)")
+            }
+            return
+        }
+    }
+
+    struct EventHeader: Decodable { var type: String }
+    struct EventBody<O: Decodable>: Decodable { var object: O }
+
+    static func watchEvent<T: APIObject>(_ type: T.Type, _ line: ByteBuffer) throws -> WatchEvent<T> {
+        let header = try decode(EventHeader.self, line)
+        switch header.type {
+        case "ADDED": return .added(try decode(EventBody<T>.self, line).object)
+        case "MODIFIED": return .modified(try decode(EventBody<T>.self, line).object)
+        case "DELETED": return .deleted(try decode(EventBody<T>.self, line).object)
+        case "BOOKMARK":
+            let object = try decode(EventBody<JSONValue>.self, line).object
+            return .bookmark(resourceVersion: object[path: ["metadata", "resourceVersion"]]?.stringValue ?? "")
+        case "ERROR":
+            let status = try decode(EventBody<JSONValue>.self, line).object
+            throw KubernetesError.api(code: Int(status["code"]?.numberValue ?? 500), reason: status["reason"]?.stringValue ?? "Unknown",
+                                      message: status["message"]?.stringValue ?? "watch error", retryAfterSeconds: nil)
+        default:
+            throw KubernetesError.invalidResponse("unknown watch event type '\(header.type)'")
+        }
+    }
+}

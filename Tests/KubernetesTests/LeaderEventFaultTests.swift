@@ -1,0 +1,69 @@
+import Foundation
+import Kubernetes
+import KubernetesTestServer
+import SecretsStoreAPI
+import Testing
+
+@Suite struct LeaderEventFaultTests {
+    @Test func onlyOneReplicaLeadsAndTheOtherTakesOverOnRelease() async throws {
+        try await withCluster { _, client in
+            let a = LeaderElector(client: client, namespace: "default", name: "akvs", identity: "a", leaseDuration: .seconds(2),
+                                  renewDeadline: .seconds(1), retryPeriod: .milliseconds(100))
+            let b = LeaderElector(client: client, namespace: "default", name: "akvs", identity: "b", leaseDuration: .seconds(2),
+                                  renewDeadline: .seconds(1), retryPeriod: .milliseconds(100))
+            #expect(try await a.tryAcquireOrRenew())
+            #expect(try await !b.tryAcquireOrRenew())
+            #expect(try await a.tryAcquireOrRenew())
+
+            let leaders = Leaders()
+            let runA = Task { try await a.run { await leaders.enter("a"); try await Task.sleep(for: .milliseconds(300)); await leaders.leave("a") } }
+            let runB = Task { try await b.run { await leaders.enter("b"); try await Task.sleep(for: .milliseconds(300)); await leaders.leave("b") } }
+            _ = try await runA.value
+            _ = try await runB.value
+            #expect(await leaders.maxConcurrent == 1)
+            #expect(await leaders.order.sorted() == ["a", "b"])
+            let lease = try await client.get(Lease.self, name: "akvs")
+            #expect(lease.spec?.holderIdentity == "")
+        }
+    }
+
+    actor Leaders {
+        var current = 0, maxConcurrent = 0
+        var order: [String] = []
+        func enter(_ id: String) { current += 1; maxConcurrent = max(maxConcurrent, current); order.append(id) }
+        func leave(_ id: String) { current -= 1 }
+    }
+
+    @Test func eventsAggregateIntoASeries() async throws {
+        try await withCluster { _, client in
+            let owner = try await client.create(secret("subject"))
+            let recorder = EventRecorder(client: client, controller: "akvs.io/test", instance: "node-1")
+            for _ in 0..<3 {
+                await recorder.record(.warning, regarding: ObjectReference(owner), reason: "ProviderError", action: "Sync", note: "vault unreachable")
+            }
+            await recorder.record(.normal, regarding: ObjectReference(owner), reason: "Synced", action: "Sync", note: "ok")
+            let events = try await client.list(Event.self, namespace: "default").items
+            #expect(events.count == 2)
+            let warning = try #require(events.first { $0.reason == "ProviderError" })
+            #expect(warning.series?.count == 3)
+            #expect(warning.regarding?.uid == owner.metadata.uid)
+            #expect(warning.reportingController == "akvs.io/test")
+        }
+    }
+
+    @Test func throttledRequestsAreRetriedAfterRetryAfter() async throws {
+        try await withCluster { server, client in
+            await server.setFaults(.init(throttle: .init(count: 2, retryAfterSeconds: 1)))
+            let start = ContinuousClock.now
+            _ = try await client.list(Secret.self, namespace: "default")
+            #expect(ContinuousClock.now - start >= .seconds(2))
+
+            await server.setFaults(.init(errorRate: 1))
+            let error = await kubeError { _ = try await client.list(Secret.self, namespace: "default") }
+            #expect(error?.code == 500)
+            #expect(error?.reason == "InternalError")
+            await server.setFaults(.init())
+            _ = try await client.list(Secret.self, namespace: "default")
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Kubernetes
+import Testing
+
+@Suite struct WorkQueueTests {
+    @Test func deduplicatesAndNeverHandsOutAKeyTwiceAtOnce() async throws {
+        let queue = WorkQueue<String>()
+        for _ in 0..<100 { await queue.add("a") }
+        await queue.add("b")
+        #expect(await queue.depth == 2)
+        let first = await queue.next()
+        #expect(first == "a")
+        await queue.add("a") // while processing: marked dirty, not handed out
+        #expect(await queue.next() == "b")
+        #expect(await queue.depth == 0)
+        await queue.done("a")
+        #expect(await queue.next() == "a") // re-queued after done
+        await queue.done("a"); await queue.done("b")
+        #expect(await queue.depth == 0)
+    }
+
+    @Test func delayedAndRateLimitedAdds() async throws {
+        let queue = WorkQueue<String>(rateLimiter: .init(baseDelay: .milliseconds(10), maxDelay: .milliseconds(80)))
+        await queue.add("later", after: .milliseconds(50))
+        await queue.add("later", after: .seconds(10)) // the earlier due time wins
+        #expect(await queue.depth == 0)
+        let start = ContinuousClock.now
+        #expect(await queue.next() == "later")
+        #expect(ContinuousClock.now - start >= .milliseconds(40))
+        await queue.done("later")
+
+        await queue.addRateLimited("x"); await queue.addRateLimited("x"); await queue.addRateLimited("x")
+        #expect(await queue.failureCount("x") == 3)
+        await queue.forget("x")
+        #expect(await queue.failureCount("x") == 0)
+    }
+
+    @Test func shutdownReleasesWaitingWorkers() async throws {
+        let queue = WorkQueue<Int>()
+        async let waiting = queue.next()
+        try await Task.sleep(for: .milliseconds(20))
+        await queue.shutdown()
+        #expect(await waiting == nil)
+    }
+
+    @Test func concurrentWorkersProcessEachKeyOnceAtATime() async throws {
+        let queue = WorkQueue<Int>()
+        let tracker = Tracker()
+        for round in 0..<20 { for key in 0..<50 { await queue.add(key + round * 0) } }
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    while let key = await queue.next() {
+                        await tracker.begin(key)
+                        try? await Task.sleep(for: .milliseconds(1))
+                        await tracker.end(key)
+                        await queue.done(key)
+                    }
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(400))
+            await queue.shutdown()
+        }
+        #expect(await tracker.overlaps == 0)
+        #expect(await tracker.processed == 50)
+    }
+
+    actor Tracker {
+        var active: Set<Int> = []
+        var overlaps = 0
+        var processed = 0
+        func begin(_ k: Int) { if !active.insert(k).inserted { overlaps += 1 }; processed += 1 }
+        func end(_ k: Int) { active.remove(k) }
+    }
+}
