@@ -180,6 +180,12 @@ let package = Package(
                            .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")],
             path: "Benchmarks/AKVSBench"
         ),
+        // `akvs-kube-bench`: informer and work-queue benchmarks against an `akvs-kube-test-server` process.
+        .executableTarget(
+            name: "akvs-kube-bench",
+            dependencies: ["Kubernetes", "SecretsStoreAPI"],
+            path: "Benchmarks/KubeBench"
+        ),
         .executableTarget(
             name: "akvs",
             dependencies: [

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: Swift unit/integration tests, then the official Azure SDK for Python against
-# the emulator. Installs what the Python tests need (pip; libnss-myhostname so *.localhost resolves).
+# the emulator, the official kubernetes client against the Kubernetes test server, and CRD checks. Installs what the Python tests need (pip; libnss-myhostname so *.localhost resolves).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +21,9 @@ swift build --build-tests
 echo "== swift test"
 swift test --skip-build
 echo "== python interop (official Azure SDK against akvs emulator)"
-AKVS_BIN="$(swift build --show-bin-path)/akvs" python3 -m pytest -q Interop/python
+BIN="$(swift build --show-bin-path)"
+AKVS_BIN="$BIN/akvs" python3 -m pytest -q Interop/python
+echo "== python interop (official kubernetes client against akvs-kube-test-server)"
+KUBE_TEST_SERVER_BIN="$BIN/akvs-kube-test-server" python3 -m pytest -q Interop/kubernetes
+echo "== CRD manifests"
+python3 -m pytest -q Interop/crds

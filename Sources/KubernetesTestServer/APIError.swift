@@ -42,6 +42,11 @@ struct APIError: Error, Sendable {
                  details: ["name": .string(name), "kind": .string(kind.split(separator: ".").first.map(String.init) ?? kind),
                            "causes": [["reason": "FieldValueInvalid", "message": .string("Invalid value: \(value): \(why)"), "field": .string(field)]]])
     }
+    static func required(kind: String, _ name: String, field: String, _ why: String) -> APIError {
+        APIError(code: 422, reason: "Invalid", message: "\(kind) \"\(name)\" is invalid: \(field): Required value: \(why)",
+                 details: ["name": .string(name), "kind": .string(kind.split(separator: ".").first.map(String.init) ?? kind),
+                           "causes": [["reason": "FieldValueRequired", "message": .string("Required value: \(why)"), "field": .string(field)]]])
+    }
     static func badRequest(_ message: String) -> APIError { APIError(code: 400, reason: "BadRequest", message: message) }
     static func methodNotAllowed(_ message: String) -> APIError { APIError(code: 405, reason: "MethodNotAllowed", message: message) }
     static func unsupportedMediaType(_ type: String) -> APIError {

@@ -95,7 +95,9 @@ extension ClusterState {
         let includeSpec = context.subresource != "status"
         if let applied {
             ownership.entries[applied.manager] = FieldOwnership.Entry(fields: applied.paths, time: time, apiVersion: d.kind.apiVersion)
-            for key in ownership.entries.keys where key != applied.manager { ownership.entries[key]!.fields.subtract(applied.paths) }
+            // Applying a field's current value shares ownership; changing it (only possible with force) takes it.
+            let taken = applied.paths.filter { old[path: $0] != new[path: $0] }
+            for key in ownership.entries.keys where key != applied.manager { ownership.entries[key]!.fields.subtract(taken) }
             ownership.entries = ownership.entries.filter { !$0.value.fields.isEmpty }
         } else {
             let changed = FieldOwnership.changedPaths(from: old, to: new, includeStatus: includeStatus, includeSpec: includeSpec)
@@ -131,8 +133,7 @@ extension ClusterState {
             patched = current.value.mergePatched(with: patch)
         case let t where t.hasPrefix("application/strategic-merge-patch+json"):
             guard !d.custom else { throw .unsupportedMediaType(contentType) }
-            // akvs' core kinds have no list fields with merge keys that matter here; maps merge like a merge patch.
-            patched = current.value.mergePatched(with: patch)
+            patched = StrategicMerge.apply(patch, to: current.value)
         case let t where t.hasPrefix("application/json-patch+json"):
             patched = try JSONPatch.apply(patch, to: current.value)
         default:
@@ -148,7 +149,7 @@ extension ClusterState {
     /// (unless `force`), and removes fields this manager applied before and no longer applies.
     func apply(_ d: ResourceDefinition, namespace: String?, name: String, body: Data, force: Bool, context: WriteContext) throws(APIError) -> StoredObject {
         guard !context.fieldManager.isEmpty else {
-            throw .badRequest("PATCH \(d.kind.plural) \"\(name)\": fieldManager is required for apply requests")
+            throw .required(kind: "PatchOptions.meta.k8s.io", "", field: "fieldManager", "is required for apply patch")
         }
         var config = try YAMLBody.parse(body)
         guard config["apiVersion"]?.stringValue == d.kind.apiVersion, config["kind"]?.stringValue == d.kind.kind else {

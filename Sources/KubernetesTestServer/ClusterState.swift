@@ -14,6 +14,13 @@ actor ClusterState {
     /// History at or before this revision is gone: resuming from an older one answers 410.
     var compactedThrough = 0
     var watchers: [Int: Watcher] = [:]
+    var snapshots: [Int: ListSnapshot] = [:]
+    var nextSnapshotID = 0
+
+    struct ListSnapshot {
+        var revision: Int
+        var items: [ByteBuffer]
+    }
     var nextWatcherID = 0
 
     struct Watcher {
@@ -47,42 +54,42 @@ actor ClusterState {
         var remaining: Int?
     }
 
+    /// Lists a page. A paged list is a snapshot: continued pages are served from the objects as they were
+    /// at the first page's resourceVersion (kept for a bounded number of lists; an evicted or compacted one is 410).
     func list(_ filter: ObjectFilter, limit: Int?, continueToken: String?) throws(APIError) -> ListPage {
-        var listRevision = revision
-        var after: String?
+        let pageSize = limit.flatMap { $0 > 0 ? $0 : nil }
         if let continueToken, !continueToken.isEmpty {
-            guard let data = Data(base64Encoded: continueToken), let text = String(data: data, encoding: .utf8),
-                  let colon = text.firstIndex(of: ":"), let rv = Int(text[..<colon]) else {
+            guard let data = Data(base64Encoded: continueToken), let text = String(data: data, encoding: .utf8) else {
                 throw .badRequest("continue key is not valid: illegal base64 data")
             }
-            guard rv >= compactedThrough else {
-                throw .expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+            let parts = text.split(separator: ":").compactMap { Int($0) }
+            guard parts.count == 2 else { throw .badRequest("continue key is not valid: \(text)") }
+            guard let snapshot = snapshots[parts[0]], snapshot.revision >= compactedThrough else {
+                throw .expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
             }
-            listRevision = rv
-            after = String(text[text.index(after: colon)...])
+            return page(of: snapshot, id: parts[0], offset: parts[1], limit: pageSize)
         }
         let objects = store[filter.definition.kind] ?? [:]
-        var keys = objects.keys.filter { key in
-            if let ns = filter.namespace, key.namespace != ns { return false }
-            if let after, key.description <= after { return false }
-            return true
+        let keys = objects.keys.filter { key in filter.namespace.map { key.namespace == $0 } ?? true }.sorted()
+        let items = keys.compactMap { key -> ByteBuffer? in
+            let object = objects[key]!
+            return filter.matches(object.value) ? object.bytes : nil
         }
-        keys.sort()
-        var items: [ByteBuffer] = []
-        var lastKey: ObjectKey?
-        var index = 0
-        while index < keys.count {
-            let object = objects[keys[index]]!
-            index += 1
-            guard filter.matches(object.value) else { continue }
-            items.append(object.bytes)
-            lastKey = keys[index - 1]
-            if let limit, limit > 0, items.count >= limit { break }
-        }
-        let more = index < keys.count && keys[index...].contains { filter.matches(objects[$0]!.value) }
-        let token = more ? lastKey.map { Data("\(listRevision):\($0.description)".utf8).base64EncodedString() } : nil
-        let remaining = more ? keys[index...].filter { filter.matches(objects[$0]!.value) }.count : nil
-        return ListPage(items: items, revision: listRevision, continueToken: token, remaining: remaining)
+        let snapshot = ListSnapshot(revision: revision, items: items)
+        guard let pageSize, items.count > pageSize else { return ListPage(items: items, revision: revision, continueToken: nil, remaining: nil) }
+        nextSnapshotID += 1
+        snapshots[nextSnapshotID] = snapshot
+        if snapshots.count > 64, let oldest = snapshots.keys.min() { snapshots.removeValue(forKey: oldest) }
+        return page(of: snapshot, id: nextSnapshotID, offset: 0, limit: pageSize)
+    }
+
+    func page(of snapshot: ListSnapshot, id: Int, offset: Int, limit: Int?) -> ListPage {
+        let start = min(offset, snapshot.items.count)
+        let end = limit.map { min(start + $0, snapshot.items.count) } ?? snapshot.items.count
+        let more = end < snapshot.items.count
+        return ListPage(items: Array(snapshot.items[start..<end]), revision: snapshot.revision,
+                        continueToken: more ? Data("\(id):\(end)".utf8).base64EncodedString() : nil,
+                        remaining: more ? snapshot.items.count - end : nil)
     }
 
     // MARK: writes

@@ -23,7 +23,8 @@ struct Router: Sendable {
 
     func handle(_ request: Request) async -> Response {
         var request = request
-        let path = request.uri.path
+        var path = request.uri.path
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         let body = (try? await request.collectBody(upTo: 64 << 20)).map { Data(buffer: $0) } ?? Data()
         switch path {
         case "/.well-known/openid-configuration": return Self.json(200, issuer.discovery)
@@ -102,6 +103,9 @@ struct Router: Sendable {
     func dispatch(_ request: Request, _ t: Target, body: Data) async throws(APIError) -> Response {
         let q = request.uri.queryParameters
         let d = t.definition
+        // Go's apiserver parses booleans with ParseBool and queries with ParseQuery (`+` is a space): older clients send `True` and `+`.
+        func flag(_ name: String) -> Bool { q[Substring(name)].map { ["true", "1", "t"].contains(String($0).lowercased()) } ?? false }
+        func text(_ name: String) -> String? { q[Substring(name)].map { String($0).replacingOccurrences(of: "+", with: " ") } }
         let dryRun = q["dryRun"].map { String($0) == "All" } ?? false
         let userAgent = request.headers[.userAgent] ?? ""
         let manager = q["fieldManager"].map(String.init) ?? String(userAgent.split(separator: "/").first ?? "unknown")
@@ -117,11 +121,11 @@ struct Router: Sendable {
         case (.get, nil):
             let filter = try ObjectFilter(
                 definition: d, namespace: t.namespace,
-                labels: q["labelSelector"].flatMap { $0.isEmpty ? nil : $0 }.map { s throws(APIError) in try LabelSelector(parsing: String(s)) },
-                fields: q["fieldSelector"].flatMap { $0.isEmpty ? nil : $0 }.map { s throws(APIError) in try FieldSelector(parsing: String(s), kind: d.kind.kind) })
-            if let w = q["watch"], w == "true" || w == "1" {
+                labels: text("labelSelector").flatMap { $0.isEmpty ? nil : $0 }.map { s throws(APIError) in try LabelSelector(parsing: s) },
+                fields: text("fieldSelector").flatMap { $0.isEmpty ? nil : $0 }.map { s throws(APIError) in try FieldSelector(parsing: s, kind: d.kind.kind) })
+            if flag("watch") {
                 if await faults.rejectsWatches { throw APIError(code: 503, reason: "ServiceUnavailable", message: "watches are refused (test-server fault rejectWatches)") }
-                return await watch(filter, query: q)
+                return await watch(filter, query: q, bookmarks: flag("allowWatchBookmarks"))
             }
             let page = try await state.list(filter, limit: q["limit"].flatMap { Int(String($0)) }, continueToken: q["continue"].map(String.init))
             return Self.listResponse(d, page)
@@ -136,7 +140,7 @@ struct Router: Sendable {
             return Self.object(200, try await state.update(d, namespace: t.namespace, name: name, body: try Self.parse(body), context: context))
         case (.patch, let name?):
             let contentType = request.headers[.contentType] ?? ""
-            let force = q["force"].map { String($0) == "true" } ?? false
+            let force = flag("force")
             if contentType.hasPrefix("application/apply-patch"), q["fieldManager"] == nil { context.fieldManager = "" }
             let existed = await state.exists(d.kind, namespace: d.kind.namespaced ? t.namespace : nil, name: name)
             let stored = try await state.patch(d, namespace: t.namespace, name: name, contentType: contentType, body: body, force: force, context: context)
@@ -161,9 +165,8 @@ struct Router: Sendable {
 
     // MARK: watch
 
-    func watch(_ filter: ObjectFilter, query: Parameters) async -> Response {
+    func watch(_ filter: ObjectFilter, query: Parameters, bookmarks: Bool) async -> Response {
         let from = query["resourceVersion"].flatMap { Int(String($0)) }.flatMap { $0 == 0 ? nil : $0 }
-        let bookmarks = query["allowWatchBookmarks"].map { String($0) == "true" } ?? false
         let timeout = query["timeoutSeconds"].flatMap { Int(String($0)) } ?? 1800
         let (id, stream) = await state.watch(filter, resourceVersion: from, bookmarks: bookmarks)
         let state = self.state

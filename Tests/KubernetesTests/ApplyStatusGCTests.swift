@@ -44,7 +44,8 @@ import Testing
             let missingManager = await kubeError {
                 _ = try await client.apply(Secret.self, name: "applied", configuration: Self.secretConfig([:]), fieldManager: "")
             }
-            #expect(missingManager?.code == 400)
+            #expect(missingManager?.code == 422)
+            #expect(missingManager?.description.contains("fieldManager: Required value") == true)
         }
     }
 

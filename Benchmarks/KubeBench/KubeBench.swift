@@ -1,0 +1,31 @@
+import Foundation
+import Kubernetes
+import SecretsStoreAPI
+
+/// `akvs-kube-bench`: informer and work-queue numbers for BENCHMARKS.md.
+/// Runs against a real `akvs-kube-test-server` process (next to this binary) so the server's memory is not counted.
+@main
+struct KubeBench {
+    static func main() async throws {
+        let args = CommandLine.arguments.dropFirst()
+        let what = args.first ?? "all"
+        var lines: [String] = []
+        if what == "all" || what == "informer" {
+            let objects = args.dropFirst().first.flatMap(Int.init) ?? 10_000
+            lines += try await InformerBenchmark(objects: objects).run()
+        }
+        if what == "all" || what == "workqueue" {
+            lines += await WorkQueueBenchmark().run()
+        }
+        print(lines.joined(separator: "\n"))
+    }
+}
+
+func rssMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kb / 1024
+}
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
