@@ -160,6 +160,13 @@ let package = Package(
                            .product(name: "UnixSignals", package: "swift-service-lifecycle")],
             path: "Sources/KubeTestServerCommand"
         ),
+        // `akvs sync-controller`: SecretSync → Kubernetes Secret (the Secret Store extension's role).
+        .target(
+            name: "SyncController",
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "StructuredJSON",
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // `akvs demo`: the README's tour on the embedded emulator.
         .target(
             name: "Demo",
@@ -199,6 +206,10 @@ let package = Package(
                                                               .product(name: "SwiftASN1", package: "swift-asn1")]),
         .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
                                                             "Emulator", "EmulatorTestSupport", "AzureIdentity", "KeyVault"]),
+        .testTarget(name: "SyncControllerTests", dependencies: ["SyncController", "Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
+                                                                "AzureProvider", "KeyVault", "AzureIdentity", "Emulator", "EmulatorTestSupport",
+                                                                .product(name: "Crypto", package: "swift-crypto"),
+                                                                .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SecretsStoreAPITests", dependencies: ["SecretsStoreAPI"]),
         .testTarget(name: "AtomicWriterTests", dependencies: ["AtomicWriter"]),
         .testTarget(name: "AzureProviderTests", dependencies: ["AzureProvider", "EmulatorTestSupport", "Emulator", "SecretsStoreAPI", "AtomicWriter", "ObjectFormats"]),

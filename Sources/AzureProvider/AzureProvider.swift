@@ -25,7 +25,21 @@ public struct AzureProvider: Sendable {
 
     /// Serves one mount. `defaultMode` is the request's permission (0644 from the driver).
     public func mount(attributes: [String: String], secrets: [String: String], defaultMode: Int32 = 0o644) async throws(ProviderError) -> MountResult {
-        let parameters = try MountParameters.parse(attributes)
+        let partial = try await fetchEach(attributes: attributes, secrets: secrets, defaultMode: defaultMode)
+        if !partial.failures.isEmpty {
+            logger.warning("mount failed", metadata: ["pod": "\(partial.podNamespace)/\(partial.podName)", "vault": "\(partial.vault)", "failed": "\(partial.failures.count)"])
+            throw .fetch(partial.failures.map(\.failure))
+        }
+        return MountResult(entries: partial.entries)
+    }
+
+    /// Fetches each object on its own, so that one failure does not stop the others (SecretSync partial sync).
+    /// `only` keeps the objects whose file name (alias or name) is listed: a SecretSync fetches what it references.
+    /// Parameter and identity errors still throw: then nothing could be fetched.
+    public func fetchEach(attributes: [String: String], secrets: [String: String], only fileNames: Set<String>? = nil,
+                          defaultMode: Int32 = 0o644) async throws(ProviderError) -> PartialMount {
+        var parameters = try MountParameters.parse(attributes)
+        if let fileNames { parameters.objects = parameters.objects.filter { fileNames.contains($0.fileName) } }
         let cloud: AzureCloud
         do {
             cloud = try AzureCloud.named(parameters.cloudName.isEmpty ? configuration.defaultCloudName : parameters.cloudName,
@@ -52,19 +66,14 @@ public struct AzureProvider: Sendable {
             for await item in group { collected.append(item) }
             return collected.sorted { $0.0 < $1.0 }
         }
-        var entries: [(file: MountedFile, version: MountedObjectVersion)] = []
-        var failures: [ObjectFailure] = []
-        for (_, result) in results {
+        var partial = PartialMount(vault: parameters.keyvaultName, podName: parameters.podName, podNamespace: parameters.podNamespace)
+        for (index, result) in results {
             switch result {
-            case .success(let produced): entries += produced.map { (file: $0.0, version: $0.1) }
-            case .failure(let failure): failures.append(failure)
+            case .success(let produced): partial.entries += produced.map { (file: $0.0, version: $0.1) }
+            case .failure(let failure): partial.failures.append((fileName: parameters.objects[index].fileName, failure: failure))
             }
         }
-        if !failures.isEmpty {
-            logger.warning("mount failed", metadata: ["pod": "\(parameters.podNamespace)/\(parameters.podName)", "vault": "\(parameters.keyvaultName)", "failed": "\(failures.count)"])
-            throw .fetch(failures)
-        }
-        return MountResult(entries: entries)
+        return partial
     }
 
     /// Cache statistics: (hits, misses, entries).

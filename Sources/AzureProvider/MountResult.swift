@@ -27,3 +27,12 @@ public struct MountResult: Sendable {
         return seen
     }
 }
+
+/// Objects fetched one by one: what was delivered and what failed (by file name).
+public struct PartialMount: Sendable {
+    public var vault: String
+    public var podName: String
+    public var podNamespace: String
+    public var entries: [(file: MountedFile, version: MountedObjectVersion)] = []
+    public var failures: [(fileName: String, failure: ObjectFailure)] = []
+}

@@ -1,0 +1,69 @@
+import AzureProvider
+import Foundation
+import SecretsStoreAPI
+
+/// What the controller asks a provider for: one SecretProviderClass, as one SecretSync's service account.
+public struct FetchRequest: Sendable {
+    public var secretProviderClass: SecretProviderClass
+    public var namespace: String
+    public var serviceAccountName: String
+    /// `csi.storage.k8s.io/serviceAccount.tokens` JSON.
+    public var serviceAccountTokens: String
+    public var podName: String
+    public var podUID: String
+    /// File names (object alias or name) the SecretSync references; only these are fetched.
+    public var referencedFiles: Set<String>
+}
+
+/// What came back: file contents by path (`name`, or `name/N` with version history), object versions, and
+/// failures by file name (partial sync keeps going without them).
+public struct FetchedObjects: Sendable {
+    public var files: [String: [UInt8]] = [:]
+    public var versions: [String: String] = [:]
+    public var failures: [String: String] = [:]
+    public init(files: [String: [UInt8]] = [:], versions: [String: String] = [:], failures: [String: String] = [:]) {
+        self.files = files; self.versions = versions; self.failures = failures
+    }
+}
+
+/// A provider the controller can call.
+public protocol SecretSource: Sendable {
+    func fetch(_ request: FetchRequest) async throws(SyncFailure) -> FetchedObjects
+}
+
+/// The Azure provider, in-process: no socket hop, and its cache shares Key Vault reads across SecretSyncs
+/// that use the same credential, vault, object and version.
+public struct AzureSecretSource: SecretSource {
+    public let provider: AzureProvider
+    public init(provider: AzureProvider) { self.provider = provider }
+
+    public func fetch(_ request: FetchRequest) async throws(SyncFailure) -> FetchedObjects {
+        let spc = request.secretProviderClass
+        let name = "\(request.namespace)/\(spc.metadata.name ?? "")"
+        guard (spc.spec.provider ?? "") == "azure" else {
+            throw SyncFailure(.controllerSPCError, "SecretProviderClass \(name) names provider '\(spc.spec.provider ?? "")'; akvs serves provider 'azure' in-process")
+        }
+        var attributes = spc.spec.parameters ?? [:]
+        attributes["csi.storage.k8s.io/pod.name"] = request.podName
+        attributes["csi.storage.k8s.io/pod.uid"] = request.podUID
+        attributes["csi.storage.k8s.io/pod.namespace"] = request.namespace
+        attributes["csi.storage.k8s.io/serviceAccount.name"] = request.serviceAccountName
+        attributes["csi.storage.k8s.io/serviceAccount.tokens"] = request.serviceAccountTokens
+        let partial: PartialMount
+        do {
+            partial = try await provider.fetchEach(attributes: attributes, secrets: [:], only: request.referencedFiles)
+        } catch let error {
+            switch error {
+            case .parameter, .object: throw SyncFailure(.controllerSPCError, "SecretProviderClass \(name): \(error.description)")
+            default: throw SyncFailure(.providerError, error.description)
+            }
+        }
+        var result = FetchedObjects()
+        for entry in partial.entries {
+            result.files[entry.file.path] = entry.file.contents
+            result.versions[entry.version.id] = entry.version.version
+        }
+        for failure in partial.failures { result.failures[failure.fileName] = failure.failure.description }
+        return result
+    }
+}

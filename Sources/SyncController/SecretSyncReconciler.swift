@@ -1,0 +1,178 @@
+import Foundation
+import Kubernetes
+import Logging
+import SecretsStoreAPI
+import StructuredJSON
+
+/// Reconciles one SecretSync: level-based and idempotent. Fetches through the provider, writes the Secret only
+/// when its content hash changed, never overwrites a Secret it does not own, and keeps the last good Secret on
+/// any failure (the failure goes to status and an event).
+struct SecretSyncReconciler: Sendable {
+    let client: KubernetesClient
+    let syncs: Informer<SecretSync>
+    let classes: Informer<SecretProviderClass>
+    let source: any SecretSource
+    let hasher: SyncHasher
+    let tokens: TokenProvider
+    let events: EventRecorder
+    let memory: SyncMemory
+    let statistics: SyncStatistics
+    let configuration: SyncConfiguration
+    let logger: Logger
+
+    enum Outcome: Equatable {
+        case synced
+        case failed(SyncFailure)
+        case gone
+        /// The status write raced another writer: try again at once.
+        case retry
+    }
+
+    func reconcile(_ key: String) async -> Outcome {
+        guard let sync = await syncs.get(key), let namespace = sync.metadata.namespace, let name = sync.metadata.name, let uid = sync.metadata.uid else {
+            return .gone
+        }
+        var status = sync.status ?? SecretSync.Status()
+        let neverSynced = (status.syncHash ?? "").isEmpty
+        let conditionType = neverSynced ? SyncConditionType.create : SyncConditionType.update
+        let now = Date()
+        do {
+            try SecretDataBuilder.validate(sync)
+            guard let spc = await classes.get(namespace: namespace, name: sync.spec.secretProviderClassName) else {
+                throw SyncFailure(.controllerSPCError, "SecretProviderClass \(namespace)/\(sync.spec.secretProviderClassName) not found: create it in the SecretSync's namespace or fix spec.secretProviderClassName")
+            }
+            let tokenJSON = try await tokens.tokensAttribute(namespace: namespace, serviceAccount: sync.spec.serviceAccountName, audience: configuration.tokenAudience)
+            let fetched: FetchedObjects
+            do {
+                fetched = try await source.fetch(FetchRequest(secretProviderClass: spc, namespace: namespace, serviceAccountName: sync.spec.serviceAccountName,
+                                                              serviceAccountTokens: tokenJSON, podName: configuration.podName, podUID: configuration.podUID,
+                                                              referencedFiles: SecretDataBuilder.referencedFiles(sync)))
+                await statistics.providerCalled(failed: !fetched.failures.isEmpty)
+            } catch {
+                await statistics.providerCalled(failed: true)
+                throw error
+            }
+            var built = SecretDataBuilder.build(sync, fetched: fetched)
+            if !built.missing.isEmpty {
+                // Nothing fetched is a provider failure, not a partial sync; the Secret stays as it was.
+                let previous = await memory.data(uid)
+                guard configuration.enablePartialSecretSync, !built.data.isEmpty else {
+                    throw SyncFailure(.providerError, Self.itemsMessage(built.missing))
+                }
+                // Partial sync: keys that failed keep their last written values.
+                for (key, value) in previous ?? [:] where built.missing[key] != nil { built.data[key] = value }
+            }
+            let hash = hasher.hash(sync: sync, spc: spc, data: built.data)
+            let changed = hash != status.syncHash
+            if changed {
+                try await ensureWritable(sync)
+                try await applySecret(sync, data: built.data)
+                await memory.remember(uid, data: built.data)
+                status.syncHash = hash
+                status.lastSuccessfulSyncTime = SecretSync.Status.timestamp(now)
+            }
+            let reason: SyncReason
+            if !built.missing.isEmpty {
+                reason = .partialSync
+                status.set(conditionType, status: false, reason: reason, message: Self.itemsMessage(built.missing), generation: sync.metadata.generation, now: now)
+            } else {
+                reason = neverSynced ? .createSucceeded : (changed ? .updateValueChangeOrForceUpdateSucceeded : .updateNoValueChangeSucceeded)
+                status.set(conditionType, status: true, reason: reason, message: reason.defaultMessage, generation: sync.metadata.generation, now: now)
+            }
+            await statistics.reconciled(reason)
+            if changed || status.conditions != sync.status?.conditions {
+                guard try await writeStatus(sync, status) else { return .retry }
+            }
+            if changed {
+                await events.record(reason == .partialSync ? .warning : .normal, regarding: ObjectReference(sync), reason: reason.rawValue,
+                                    action: neverSynced ? "Create" : "Update",
+                                    note: reason == .partialSync ? "Secret \(namespace)/\(name) partly synced: \(built.missing.keys.sorted().joined(separator: ", ")) kept their last values" : "Secret \(namespace)/\(name) \(neverSynced ? "created" : "updated") from SecretProviderClass \(spc.metadata.name ?? "")")
+            }
+            return reason == .partialSync ? .failed(SyncFailure(.partialSync, Self.itemsMessage(built.missing))) : .synced
+        } catch let failure as SyncFailure {
+            await statistics.reconciled(failure.reason)
+            logger.warning("sync failed", metadata: ["secretSync": "\(namespace)/\(name)", "reason": "\(failure.reason.rawValue)", "error": "\(failure.message)"])
+            status.set(conditionType, status: false, reason: failure.reason, message: failure.message, generation: sync.metadata.generation, now: now)
+            if status.conditions != sync.status?.conditions {
+                _ = try? await writeStatus(sync, status)
+                await events.record(.warning, regarding: ObjectReference(sync), reason: failure.reason.rawValue, action: neverSynced ? "Create" : "Update", note: failure.message)
+            }
+            return .failed(failure)
+        } catch {
+            let failure = SyncFailure(.controllerInternalError, "\(error)")
+            await statistics.reconciled(failure.reason)
+            status.set(conditionType, status: false, reason: failure.reason, message: failure.message, generation: sync.metadata.generation, now: now)
+            if status.conditions != sync.status?.conditions { _ = try? await writeStatus(sync, status) }
+            return .failed(failure)
+        }
+    }
+
+    /// Per-item JSON, as the Secret Store extension reports PartialSync.
+    static func itemsMessage(_ missing: [String: String]) -> String {
+        let items: JSONValue = .array(missing.keys.sorted().map { ["targetKey": .string($0), "error": .string(missing[$0]!)] })
+        return String(decoding: items.encoded(), as: UTF8.self)
+    }
+
+    /// The Secret must be absent or owned by this SecretSync. Checked with a JSON patch whose only operation
+    /// tests the owner's uid: it changes nothing, needs only `patch` (upstream's RBAC has no get on Secrets),
+    /// and fails (422) for a Secret someone else made.
+    func ensureWritable(_ sync: SecretSync) async throws {
+        let uid = sync.metadata.uid ?? ""
+        if await memory.isOwned(uid) { return }
+        let name = sync.metadata.name ?? "", namespace = sync.metadata.namespace ?? ""
+        do {
+            _ = try await client.patch(Secret.self, name: name, namespace: namespace,
+                                       .json([["op": "test", "path": "/metadata/ownerReferences/0/uid", "value": .string(uid)]]),
+                                       fieldManager: configuration.fieldManager)
+            await memory.markOwned(uid)
+        } catch let error as KubernetesError where error.isNotFound {
+            return
+        } catch let error as KubernetesError where error.code == 422 || error.code == 409 {
+            throw SyncFailure(.invalidClusterSecretLabelError, "Secret \(namespace)/\(name) already exists and is not owned by this SecretSync (no ownerReference to SecretSync \(name) uid \(uid)); akvs never overwrites it: delete or rename that Secret, or give the SecretSync another name")
+        }
+    }
+
+    /// Server-side apply, without force: fields another manager owns with other values are a conflict, reported.
+    func applySecret(_ sync: SecretSync, data: [String: Data]) async throws {
+        let object = sync.spec.secretObject
+        let name = sync.metadata.name ?? "", namespace = sync.metadata.namespace ?? ""
+        var labels = object.labels ?? [:]
+        labels[SecretSync.managedLabel] = ""
+        var metadata: JSONValue = [
+            "name": .string(name), "namespace": .string(namespace),
+            "labels": .object(labels.mapValues { .string($0) }),
+            "ownerReferences": [["apiVersion": .string(SecretSync.resourceKind.apiVersion), "kind": "SecretSync", "name": .string(name), "uid": .string(sync.metadata.uid ?? "")]],
+        ]
+        if let annotations = object.annotations, !annotations.isEmpty { metadata["annotations"] = .object(annotations.mapValues { .string($0) }) }
+        let config: JSONValue = ["apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": .string(object.type ?? "Opaque"),
+                                 "data": .object(data.mapValues { .string($0.base64EncodedString()) })]
+        do {
+            _ = try await client.apply(Secret.self, name: name, namespace: namespace, configuration: config, fieldManager: configuration.fieldManager)
+            await statistics.secretWritten()
+        } catch let error as KubernetesError where error.isConflict {
+            throw SyncFailure(.controllerSyncFailed, "Secret \(namespace)/\(name) has fields set by another manager (\(error.reason ?? ""): \(Self.conflictDetail(error))); akvs does not force: remove those edits or delete the Secret and akvs recreates it")
+        } catch let error as KubernetesError {
+            throw SyncFailure(.controllerSyncFailed, "writing Secret \(namespace)/\(name) failed: \(error)")
+        }
+    }
+
+    static func conflictDetail(_ error: KubernetesError) -> String {
+        if case .api(_, _, let message, _) = error { return message }
+        return error.description
+    }
+
+    /// PUT status with the informer's resourceVersion; false when it was stale (the caller retries).
+    func writeStatus(_ sync: SecretSync, _ status: SecretSync.Status) async throws -> Bool {
+        var updated = sync
+        updated.status = status
+        do {
+            _ = try await client.updateStatus(updated, fieldManager: configuration.fieldManager)
+            await statistics.statusWritten()
+            return true
+        } catch let error as KubernetesError where error.isConflict {
+            return false
+        } catch let error as KubernetesError where error.isNotFound {
+            return true
+        }
+    }
+}

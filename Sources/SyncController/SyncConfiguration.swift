@@ -1,0 +1,42 @@
+import Foundation
+
+/// Controller settings; names follow the Secret Store extension and the upstream controller.
+public struct SyncConfiguration: Sendable {
+    /// `rotationPollIntervalInSeconds` (SSE default 3600).
+    public var pollInterval: Duration
+    /// `jitterSeconds`: each SecretSync's refresh is spread over `[interval, interval + jitter]`, fixed per UID.
+    public var jitterSeconds: Int
+    /// `enablePartialSecretSync` (SSE default true): objects that fetched update, the others keep their last values.
+    public var enablePartialSecretSync: Bool
+    /// `--token-request-audience`.
+    public var tokenAudience: String
+    /// Server-side apply field manager for the Secrets.
+    public var fieldManager: String
+    /// Concurrent reconciles.
+    public var workers: Int
+    /// Reported to providers as the pod attributes (upstream: the controller pod).
+    public var podName: String
+    public var podUID: String
+    /// Events: reporting controller and instance.
+    public var controllerName: String
+    public var instance: String
+
+    public init(pollInterval: Duration = .seconds(3600), jitterSeconds: Int = 0, enablePartialSecretSync: Bool = true,
+                tokenAudience: String = "api://AzureADTokenExchange", fieldManager: String = "secrets-store-sync-controller",
+                workers: Int = 4, podName: String = ProcessInfo.processInfo.environment["SYNC_CONTROLLER_POD_NAME"] ?? "akvs-sync-controller",
+                podUID: String = ProcessInfo.processInfo.environment["SYNC_CONTROLLER_POD_UID"] ?? "",
+                controllerName: String = "secret-sync.x-k8s.io/akvs", instance: String = ProcessInfo.processInfo.hostName) {
+        self.pollInterval = pollInterval; self.jitterSeconds = jitterSeconds; self.enablePartialSecretSync = enablePartialSecretSync
+        self.tokenAudience = tokenAudience; self.fieldManager = fieldManager; self.workers = workers
+        self.podName = podName; self.podUID = podUID; self.controllerName = controllerName; self.instance = instance
+    }
+
+    /// When a SecretSync is next due after a sync: the interval plus a jitter fixed by its UID, so refreshes
+    /// spread evenly instead of firing together (and stay spread after a restart).
+    public func refreshDelay(uid: String) -> Duration {
+        guard jitterSeconds > 0 else { return pollInterval }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in uid.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return pollInterval + .milliseconds(Int(hash % UInt64(jitterSeconds * 1000)))
+    }
+}

@@ -1,0 +1,134 @@
+import Crypto
+import Foundation
+import Kubernetes
+import Logging
+import SecretsStoreAPI
+
+/// The SecretSync controller (the Secret Store extension's role): informers on SecretSyncs and
+/// SecretProviderClasses, a de-duplicating work queue, bounded workers, per-SecretSync refresh schedules.
+public struct SyncController: Sendable {
+    public let client: KubernetesClient
+    public let source: any SecretSource
+    public let configuration: SyncConfiguration
+    public let statistics: SyncStatistics
+    let hashKey: SymmetricKey
+    let logger: Logger
+
+    /// `hashKey` keys the change-detection HMAC; keep it stable across restarts (see `HashKeyStore`) so an
+    /// unchanged Secret is not rewritten after a restart.
+    public init(client: KubernetesClient, source: any SecretSource, configuration: SyncConfiguration = .init(), hashKey: SymmetricKey,
+                statistics: SyncStatistics = SyncStatistics(), logger: Logger = Logger(label: "akvs.sync-controller")) {
+        self.client = client; self.source = source; self.configuration = configuration; self.hashKey = hashKey
+        self.statistics = statistics; self.logger = logger
+    }
+
+    /// Runs until cancelled.
+    public func run() async {
+        let syncs = Informer<SecretSync>(client: client, logger: logger)
+        let classes = Informer<SecretProviderClass>(client: client, logger: logger)
+        let queue = WorkQueue<String>(rateLimiter: .init(baseDelay: .seconds(1), maxDelay: min(configuration.pollInterval, .seconds(300))))
+        let memory = SyncMemory()
+        let reconciler = SecretSyncReconciler(
+            client: client, syncs: syncs, classes: classes, source: source, hasher: SyncHasher(key: hashKey),
+            tokens: TokenProvider(client: client), events: EventRecorder(client: client, controller: configuration.controllerName, instance: configuration.instance),
+            memory: memory, statistics: statistics, configuration: configuration, logger: logger)
+        let syncEvents = await syncs.events()
+        let classEvents = await classes.events()
+        let configuration = self.configuration
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await syncs.run() }
+            group.addTask { await classes.run() }
+            group.addTask {
+                await syncs.waitForSync()
+                await classes.waitForSync()
+                // After a restart each SecretSync is due where its own schedule says, not all at once.
+                let now = Date()
+                for sync in await syncs.list() {
+                    await queue.add(sync.key, after: Self.initialDelay(sync, configuration: configuration, now: now))
+                }
+                await withTaskGroup(of: Void.self) { workers in
+                    for _ in 0..<max(1, configuration.workers) {
+                        workers.addTask { await Self.work(queue: queue, reconciler: reconciler, syncs: syncs, configuration: configuration) }
+                    }
+                }
+            }
+            group.addTask {
+                for await event in syncEvents {
+                    switch event {
+                    case .added(let sync): await queue.add(sync.key)
+                    // Spec edits (incl. forceSynchronization) bump generation; status-only updates do not requeue.
+                    case .updated(let old, let new) where old.metadata.generation != new.metadata.generation: await queue.add(new.key)
+                    case .updated: break
+                    case .deleted(let sync): await memory.forget(sync.metadata.uid ?? "")
+                    }
+                }
+            }
+            group.addTask {
+                for await event in classEvents {
+                    // Unlike upstream, an SPC edit resyncs its SecretSyncs now rather than at the next poll.
+                    guard case .updated(let old, let new) = event, old.metadata.generation != new.metadata.generation || old.spec != new.spec else { continue }
+                    for sync in await syncs.list(namespace: new.metadata.namespace) where sync.spec.secretProviderClassName == new.metadata.name {
+                        await queue.add(sync.key)
+                    }
+                }
+            }
+            await withTaskCancellationHandler {
+                await group.next()
+            } onCancel: {
+                Task { await queue.shutdown() }
+            }
+            group.cancelAll()
+        }
+    }
+
+    static func work(queue: WorkQueue<String>, reconciler: SecretSyncReconciler, syncs: Informer<SecretSync>, configuration: SyncConfiguration) async {
+        while let key = await queue.next() {
+            let outcome = await reconciler.reconcile(key)
+            switch outcome {
+            case .synced:
+                await queue.forget(key)
+                let uid = await syncs.get(key)?.metadata.uid ?? key
+                await queue.add(key, after: configuration.refreshDelay(uid: uid))
+            case .failed:
+                await queue.addRateLimited(key)
+            case .retry:
+                await queue.add(key, after: .milliseconds(100))
+            case .gone:
+                await queue.forget(key)
+            }
+            await queue.done(key)
+        }
+    }
+
+    /// Never-synced SecretSyncs and those past their schedule go at once; others wait for their own due time.
+    static func initialDelay(_ sync: SecretSync, configuration: SyncConfiguration, now: Date) -> Duration {
+        guard let last = sync.status?.lastSuccessfulSyncTime, let lastDate = TokenProvider.parse(last), !(sync.status?.syncHash ?? "").isEmpty,
+              sync.status?.conditions?.allSatisfy({ $0.status == "True" }) ?? false else { return .zero }
+        let due = lastDate.addingTimeInterval(seconds(configuration.refreshDelay(uid: sync.metadata.uid ?? "")))
+        let wait = due.timeIntervalSince(now)
+        return wait > 0 ? .milliseconds(Int(wait * 1000)) : .zero
+    }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+}
+
+/// The change-detection key, kept in a Secret in the controller's namespace so it survives restarts.
+public enum HashKeyStore {
+    public static func loadOrCreate(client: KubernetesClient, namespace: String, name: String = "akvs-sync-controller-hash-key") async throws -> SymmetricKey {
+        do {
+            let secret = try await client.get(Secret.self, name: name, namespace: namespace)
+            if let key = secret.data?["key"], key.count == 32 { return SymmetricKey(data: key) }
+        } catch let error as KubernetesError where error.isNotFound {}
+        let key = SymmetricKey(size: .bits256)
+        let data = key.withUnsafeBytes { Data($0) }
+        do {
+            _ = try await client.create(Secret(metadata: ObjectMeta(name: name, namespace: namespace), data: ["key": data]))
+            return key
+        } catch let error as KubernetesError where error.isAlreadyExists {
+            // Another replica made it first: use theirs.
+            let secret = try await client.get(Secret.self, name: name, namespace: namespace)
+            guard let stored = secret.data?["key"], stored.count == 32 else { throw KubernetesError.invalidResponse("Secret \(namespace)/\(name) has no 32-byte 'key'") }
+            return SymmetricKey(data: stored)
+        }
+    }
+}

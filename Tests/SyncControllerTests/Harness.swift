@@ -1,0 +1,114 @@
+import AzureIdentity
+import AzureProvider
+import Crypto
+import Emulator
+import EmulatorTestSupport
+import Foundation
+import KeyVault
+import Logging
+import Kubernetes
+import KubernetesTestServer
+import SecretsStoreAPI
+import SyncController
+
+/// A Kubernetes test server and a Key Vault emulator that trusts its service-account tokens (workload
+/// identity for `apps/web`), a running controller, and helpers.
+struct Harness: Sendable {
+    let server: KubeTestServer
+    let client: KubernetesClient
+    let emulator: EmulatorFixture
+    let statistics: SyncStatistics
+    static let clientID = "55555555-5555-4555-8555-555555555555"
+
+    static func with(pollInterval: Duration = .seconds(3600), partial: Bool = true, _ body: (Harness) async throws -> Void) async throws {
+        try await KubeTestServer.with(.init(bookmarkInterval: .milliseconds(200))) { server in
+            let config = try KubernetesConfiguration.kubeconfig(yaml: server.kubeconfig(), directory: "/", source: "test")
+            let client = try KubernetesClient(configuration: config)
+            let jwks = String(decoding: server.issuer.jwks.encoded(), as: UTF8.self)
+            let seed = """
+            tenantId: \(EmulatorFixture.tenant)
+            vaults:
+              - name: sync-kv
+                secrets:
+                  - {name: db, value: db-v1}
+                  - {name: api, value: api-v1}
+                certificates:
+                  - {name: tls, subject: CN=web.test, issuer: Self, kty: EC, curve: P-256, contentType: application/x-pem-file}
+            identities:
+              - name: workload
+                clientId: \(clientID)
+                federatedCredentials:
+                  - {issuer: "\(server.issuer.issuer)", subject: "system:serviceaccount:apps:web"}
+                access: {sync-kv: read}
+            issuers:
+              - issuer: "\(server.issuer.issuer)"
+                jwks: \(jwks)
+            """
+            do {
+            try await EmulatorFixture.with(seed: seed) { emulator in
+                _ = try await client.create(Namespace(name: "apps"))
+                _ = try await client.create(ServiceAccount(metadata: ObjectMeta(name: "web", namespace: "apps")))
+                var providerConfig = ProviderConfiguration(objectCacheTTL: .milliseconds(1))
+                providerConfig.imdsEndpoint = emulator.emulator.imdsURL
+                let source = AzureSecretSource(provider: AzureProvider(session: emulator.session, configuration: providerConfig))
+                let statistics = SyncStatistics()
+                var logger = Logger(label: "akvs.sync-controller.test"); logger.logLevel = .critical
+                let controller = SyncController(client: client, source: source,
+                                                configuration: .init(pollInterval: pollInterval, enablePartialSecretSync: partial, workers: 2, podName: "akvs-sync", podUID: "uid-1", instance: "test"),
+                                                hashKey: SymmetricKey(size: .bits256), statistics: statistics, logger: logger)
+                let run = Task { await controller.run() }
+                let harness = Harness(server: server, client: client, emulator: emulator, statistics: statistics)
+                do { try await body(harness) } catch { run.cancel(); _ = await run.value; throw error }
+                run.cancel()
+                _ = await run.value
+            }
+            } catch {
+                await client.shutdown()
+                throw error
+            }
+            await client.shutdown()
+        }
+    }
+
+    func vaultAdmin() async throws -> KeyVaultClient { try await emulator.client("sync-kv", credential: try emulator.adminCredential()) }
+
+    func createSPC(_ name: String = "vault", objects: [String] = ["db", "api"], extraObjects: [String] = []) async throws {
+        let list = objects.map { "objectName: \($0)\nobjectType: secret" } + extraObjects
+        let parameters = [
+            "keyvaultName": "sync-kv", "tenantId": EmulatorFixture.tenant, "clientID": Self.clientID, "cloudName": "AzureStackCloud",
+            "cloudEnvFileName": emulator.emulator.credentials.cloudEnvFile,
+            "objects": "array:\n" + list.map { "  - |\n" + $0.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n" }.joined(),
+        ]
+        _ = try await client.create(SecretProviderClass(metadata: ObjectMeta(name: name, namespace: "apps"), spec: .init(provider: "azure", parameters: parameters)))
+    }
+
+    @discardableResult
+    func createSync(_ name: String, items: [(String, String)], type: String? = nil, spc: String = "vault", serviceAccount: String = "web",
+                    labels: [String: String]? = nil) async throws -> SecretSync {
+        let spec = SecretSync.Spec(secretProviderClassName: spc, serviceAccountName: serviceAccount,
+                                   secretObject: .init(type: type, data: items.map { .init(sourcePath: $0.0, targetKey: $0.1) }, labels: labels))
+        return try await client.create(SecretSync(metadata: ObjectMeta(name: name, namespace: "apps"), spec: spec))
+    }
+
+    func sync(_ name: String) async throws -> SecretSync { try await client.get(SecretSync.self, name: name, namespace: "apps") }
+
+    func secretValue(_ name: String, _ key: String) async -> String? {
+        guard let secret = try? await client.get(Secret.self, name: name, namespace: "apps") else { return nil }
+        return secret.data?[key].map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Waits until the SecretSync's condition of `type` has `reason`.
+    @discardableResult
+    func waitFor(_ name: String, _ type: String, reason: String, timeout: Duration = .seconds(15)) async throws -> SecretSync {
+        let deadline = ContinuousClock.now + timeout
+        var last: SecretSync?
+        while ContinuousClock.now < deadline {
+            last = try? await sync(name)
+            if last?.status?.conditions?.first(where: { $0.type == type })?.reason == reason { return last! }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw HarnessTimeout(description: "\(name): condition \(type) never reached \(reason); conditions: \(String(describing: last?.status?.conditions))")
+    }
+}
+
+struct HarnessTimeout: Error, CustomStringConvertible { var description: String }

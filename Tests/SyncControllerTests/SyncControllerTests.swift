@@ -1,0 +1,159 @@
+import Emulator
+import Foundation
+import Kubernetes
+import KubernetesTestServer
+import SecretsStoreAPI
+import StructuredJSON
+import SyncController
+import Testing
+
+@Suite(.serialized) struct SyncControllerTests {
+    @Test func createsTheSecretOwnedAndLabelledThenReportsNoChange() async throws {
+        try await Harness.with(pollInterval: .milliseconds(500)) { h in
+            try await h.createSPC()
+            try await h.createSync("db", items: [("db", "password"), ("api", "token")], labels: ["team": "a"])
+            let created = try await h.waitFor("db", "Create", reason: "CreateSucceeded")
+            #expect(created.status?.syncHash?.hasPrefix("akvs1:") == true)
+            #expect(created.status?.lastSuccessfulSyncTime != nil)
+            let secret = try await h.client.get(Secret.self, name: "db", namespace: "apps")
+            #expect(secret.data?["password"] == Data("db-v1".utf8))
+            #expect(secret.data?["token"] == Data("api-v1".utf8))
+            #expect(secret.metadata.labels?["secrets-store.sync.x-k8s.io"] == "")
+            #expect(secret.metadata.labels?["team"] == "a")
+            #expect(secret.metadata.ownerReferences == [OwnerReference(apiVersion: "secret-sync.x-k8s.io/v1alpha1", kind: "SecretSync", name: "db", uid: created.metadata.uid!)])
+
+            // The next poll finds nothing new: one status write to say so, and the Secret is not touched.
+            let synced = try await h.waitFor("db", "Update", reason: "UpdateNoValueChangeSucceeded")
+            #expect(synced.status?.syncHash == created.status?.syncHash)
+            #expect(try await h.client.get(Secret.self, name: "db", namespace: "apps").metadata.resourceVersion == secret.metadata.resourceVersion)
+
+            // Steady state: further polls make no Kubernetes writes at all.
+            let writes = await h.statistics.kubernetesWrites
+            let reconciles = await h.statistics.reconciles
+            try await Task.sleep(for: .milliseconds(1300))
+            #expect(await h.statistics.reconciles > reconciles)
+            #expect(await h.statistics.kubernetesWrites == writes)
+
+            // Deleting the SecretSync garbage-collects its Secret.
+            try await h.client.delete(SecretSync.self, name: "db", namespace: "apps")
+            #expect(await h.secretValue("db", "password") == nil)
+        }
+    }
+
+    @Test func rotationUpdatesTheSecretAndForceSynchronizationRewrites() async throws {
+        try await Harness.with(pollInterval: .milliseconds(400)) { h in
+            try await h.createSPC()
+            try await h.createSync("rot", items: [("db", "password")])
+            try await h.waitFor("rot", "Create", reason: "CreateSucceeded")
+            _ = try await h.vaultAdmin().setSecret("db", value: "db-v2")
+            try await h.waitFor("rot", "Update", reason: "UpdateValueChangeOrForceUpdateSucceeded")
+            #expect(await h.secretValue("rot", "password") == "db-v2")
+
+            try await h.waitFor("rot", "Update", reason: "UpdateNoValueChangeSucceeded")
+            var sync = try await h.sync("rot")
+            sync.spec.forceSynchronization = "once"
+            _ = try await h.client.update(sync)
+            try await h.waitFor("rot", "Update", reason: "UpdateValueChangeOrForceUpdateSucceeded")
+        }
+    }
+
+    @Test func neverOverwritesASecretItDoesNotOwn() async throws {
+        try await Harness.with { h in
+            try await h.createSPC()
+            _ = try await h.client.create(Secret(metadata: ObjectMeta(name: "taken", namespace: "apps"), data: ["password": Data("mine".utf8)]))
+            try await h.createSync("taken", items: [("db", "password")])
+            let failed = try await h.waitFor("taken", "Create", reason: "InvalidClusterSecretLabelError")
+            let condition = try #require(failed.status?.conditions?.first)
+            #expect(condition.status == "False")
+            #expect(condition.message.contains("not owned by this SecretSync"))
+            #expect(await h.secretValue("taken", "password") == "mine")
+            let events = try await h.client.list(Event.self, namespace: "apps").items
+            #expect(events.contains { $0.reason == "InvalidClusterSecretLabelError" && $0.type == "Warning" })
+            #expect(!events.contains { ($0.note ?? "").contains("db-v1") }, "events never carry secret values")
+        }
+    }
+
+    @Test func inputErrorsNameTheFieldAndTheFix() async throws {
+        try await Harness.with { h in
+            try await h.createSPC()
+            try await h.createSync("nospc", items: [("db", "password")], spc: "missing")
+            let noSPC = try await h.waitFor("nospc", "Create", reason: "ControllerSPCError")
+            #expect(noSPC.status?.conditions?.first?.message.contains("SecretProviderClass apps/missing not found") == true)
+
+            try await h.createSync("nosa", items: [("db", "password")], serviceAccount: "ghost")
+            let noSA = try await h.waitFor("nosa", "Create", reason: "UserInputValidationFailed")
+            #expect(noSA.status?.conditions?.first?.message.contains("service account apps/ghost not found") == true)
+
+            try await h.createSync("badpath", items: [("nothere", "x")])
+            let badPath = try await h.waitFor("badpath", "Create", reason: "ProviderError")
+            #expect(badPath.status?.conditions?.first?.message.contains("nothere") == true)
+
+            try await h.createSync("token", items: [("db", "x")], type: "kubernetes.io/service-account-token")
+            try await h.waitFor("token", "Create", reason: "UserInputValidationFailed")
+
+            // Creating the missing SPC later: the SecretSync converges on its retry.
+            try await h.createSPC("missing")
+            try await h.waitFor("nospc", "Create", reason: "CreateSucceeded", timeout: .seconds(20))
+        }
+    }
+
+    @Test func wrongIdentityIsAProviderErrorAndKeepsNothingHalfWritten() async throws {
+        try await Harness.with { h in
+            try await h.createSPC()
+            _ = try await h.client.create(ServiceAccount(metadata: ObjectMeta(name: "stranger", namespace: "apps")))
+            try await h.createSync("stranger", items: [("db", "password")], serviceAccount: "stranger")
+            let failed = try await h.waitFor("stranger", "Create", reason: "ProviderError")
+            #expect(failed.status?.syncHash == nil)
+            #expect(await h.secretValue("stranger", "password") == nil)
+        }
+    }
+
+    @Test func vaultOutageKeepsTheSecretAndRecoveryConverges() async throws {
+        try await Harness.with(pollInterval: .milliseconds(300)) { h in
+            try await h.createSPC()
+            try await h.createSync("out", items: [("db", "password"), ("api", "token")])
+            try await h.waitFor("out", "Create", reason: "CreateSucceeded")
+            try await h.emulator.admin.setFaults(FaultSettings(outage: true), vault: "sync-kv")
+            let down = try await h.waitFor("out", "Update", reason: "ProviderError")
+            #expect(down.status?.conditions?.first { $0.type == "Update" }?.status == "False")
+            #expect(await h.secretValue("out", "password") == "db-v1", "an outage leaves the Secret as it was")
+
+            try await h.emulator.admin.setFaults(FaultSettings(), vault: "sync-kv")
+            _ = try await h.vaultAdmin().setSecret("db", value: "db-v3")
+            try await h.waitFor("out", "Update", reason: "UpdateValueChangeOrForceUpdateSucceeded")
+            #expect(await h.secretValue("out", "password") == "db-v3")
+        }
+    }
+
+    @Test func partialSyncKeepsLastValuesOfFailedItems() async throws {
+        try await Harness.with(pollInterval: .milliseconds(300)) { h in
+            try await h.createSPC()
+            try await h.createSync("part", items: [("db", "password"), ("api", "token")])
+            try await h.waitFor("part", "Create", reason: "CreateSucceeded")
+            // Disable the latest version of `api`: that object fails, `db` still updates.
+            let admin = try await h.vaultAdmin()
+            let api = try await admin.getSecret("api")
+            _ = try await admin.updateSecret("api", version: String(api.id?.split(separator: "/").last ?? ""), enabled: false)
+            _ = try await admin.setSecret("db", value: "db-v2")
+            let partial = try await h.waitFor("part", "Update", reason: "PartialSync")
+            let message = try #require(partial.status?.conditions?.first { $0.type == "Update" }?.message)
+            let items = try JSONValue.parse(Data(message.utf8))
+            #expect(items.arrayValue?.first?["targetKey"] == "token")
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(await h.secretValue("part", "password") == "db-v2")
+            #expect(await h.secretValue("part", "token") == "api-v1")
+        }
+    }
+
+    @Test func tlsSecretsSplitCertificateAndKey() async throws {
+        try await Harness.with { h in
+            try await h.createSPC(objects: [], extraObjects: ["objectName: tls\nobjectType: secret"])
+            try await h.createSync("web-tls", items: [("tls", "tls.crt"), ("tls", "tls.key")], type: "kubernetes.io/tls")
+            try await h.waitFor("web-tls", "Create", reason: "CreateSucceeded")
+            let crt = try #require(await h.secretValue("web-tls", "tls.crt"))
+            let key = try #require(await h.secretValue("web-tls", "tls.key"))
+            #expect(crt.hasPrefix("-----BEGIN CERTIFICATE-----") && !crt.contains("PRIVATE KEY"))
+            #expect(key.contains("PRIVATE KEY-----") && !key.contains("CERTIFICATE"))
+        }
+    }
+}
