@@ -165,6 +165,8 @@ let package = Package(
             name: "SyncController",
             dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "StructuredJSON",
                            .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         // `akvs demo`: the README's tour on the embedded emulator.
@@ -197,6 +199,7 @@ let package = Package(
             name: "akvs",
             dependencies: [
                 "Emulator", "KeyVault", "AzureIdentity", "AKVSBench", "Demo", "AzureProvider", "SecretsStoreAPI", "ProviderServer",
+                "Kubernetes", "SyncController",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

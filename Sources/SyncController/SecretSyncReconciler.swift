@@ -29,6 +29,14 @@ struct SecretSyncReconciler: Sendable {
     }
 
     func reconcile(_ key: String) async -> Outcome {
+        let start = ContinuousClock.now
+        let outcome = await reconcileOnce(key)
+        let elapsed = ContinuousClock.now - start
+        await statistics.observe(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return outcome
+    }
+
+    func reconcileOnce(_ key: String) async -> Outcome {
         guard let sync = await syncs.get(key), let namespace = sync.metadata.namespace, let name = sync.metadata.name, let uid = sync.metadata.uid else {
             return .gone
         }

@@ -52,6 +52,17 @@ public struct SyncController: Sendable {
                     }
                 }
             }
+            let statistics = self.statistics
+            group.addTask {
+                // Gauges: queue depth, and how long the oldest never-synced SecretSync has waited.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(5))
+                    let now = Date()
+                    let oldest = await syncs.list().filter { ($0.status?.syncHash ?? "").isEmpty }
+                        .compactMap { $0.metadata.creationTimestamp.flatMap(TokenProvider.parse) }.map { now.timeIntervalSince($0) }.max() ?? 0
+                    await statistics.gauges(queueDepth: await queue.depth, oldestUnsyncedSeconds: oldest)
+                }
+            }
             group.addTask {
                 for await event in syncEvents {
                     switch event {

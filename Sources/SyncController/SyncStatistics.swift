@@ -1,4 +1,10 @@
-/// Counters the controller keeps (exported as metrics; read by tests and benchmarks).
+import Foundation
+import Prometheus
+
+/// Counters the controller keeps, exported as Prometheus metrics (upstream exports none of its own):
+/// `akvs_sync_reconcile_total{reason}`, `akvs_sync_provider_calls_total{result}`,
+/// `akvs_sync_kubernetes_writes_total{kind}`, `akvs_sync_duration_seconds`, `akvs_sync_queue_depth`,
+/// `akvs_sync_oldest_unsynced_seconds`. Labels never carry names of objects or values.
 public actor SyncStatistics {
     public private(set) var reconciles = 0
     public private(set) var providerCalls = 0
@@ -6,14 +12,34 @@ public actor SyncStatistics {
     public private(set) var secretWrites = 0
     public private(set) var statusWrites = 0
     public private(set) var results: [String: Int] = [:]
+    public nonisolated let registry: PrometheusCollectorRegistry
+    static let buckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
-    public init() {}
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) { self.registry = registry }
 
-    func reconciled(_ reason: SyncReason) { reconciles += 1; results[reason.rawValue, default: 0] += 1 }
-    func providerCalled(failed: Bool) { providerCalls += 1; if failed { providerFailures += 1 } }
-    func secretWritten() { secretWrites += 1 }
-    func statusWritten() { statusWrites += 1 }
+    func reconciled(_ reason: SyncReason) {
+        reconciles += 1
+        results[reason.rawValue, default: 0] += 1
+        registry.makeCounter(name: "akvs_sync_reconcile_total", labels: [("reason", reason.rawValue)]).increment()
+    }
+    func observe(seconds: Double) {
+        registry.makeValueHistogram(name: "akvs_sync_duration_seconds", labels: [], buckets: Self.buckets).record(seconds)
+    }
+    func providerCalled(failed: Bool) {
+        providerCalls += 1
+        if failed { providerFailures += 1 }
+        registry.makeCounter(name: "akvs_sync_provider_calls_total", labels: [("result", failed ? "error" : "ok")]).increment()
+    }
+    func secretWritten() { secretWrites += 1; registry.makeCounter(name: "akvs_sync_kubernetes_writes_total", labels: [("kind", "secret")]).increment() }
+    func statusWritten() { statusWrites += 1; registry.makeCounter(name: "akvs_sync_kubernetes_writes_total", labels: [("kind", "status")]).increment() }
+    func gauges(queueDepth: Int, oldestUnsyncedSeconds: Double) {
+        registry.makeGauge(name: "akvs_sync_queue_depth", labels: []).set(Double(queueDepth))
+        registry.makeGauge(name: "akvs_sync_oldest_unsynced_seconds", labels: []).set(oldestUnsyncedSeconds)
+    }
 
     /// Kubernetes writes so far (Secrets and statuses).
     public var kubernetesWrites: Int { secretWrites + statusWrites }
+
+    /// Prometheus text exposition.
+    public nonisolated func render() -> String { registry.emitToString() }
 }

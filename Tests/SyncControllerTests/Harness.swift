@@ -18,9 +18,11 @@ struct Harness: Sendable {
     let client: KubernetesClient
     let emulator: EmulatorFixture
     let statistics: SyncStatistics
+    let source: AzureSecretSource
     static let clientID = "55555555-5555-4555-8555-555555555555"
 
-    static func with(pollInterval: Duration = .seconds(3600), partial: Bool = true, _ body: (Harness) async throws -> Void) async throws {
+    static func with(pollInterval: Duration = .seconds(3600), partial: Bool = true, startController: Bool = true,
+                     _ body: (Harness) async throws -> Void) async throws {
         try await KubeTestServer.with(.init(bookmarkInterval: .milliseconds(200))) { server in
             let config = try KubernetesConfiguration.kubeconfig(yaml: server.kubeconfig(), directory: "/", source: "test")
             let client = try KubernetesClient(configuration: config)
@@ -56,8 +58,8 @@ struct Harness: Sendable {
                 let controller = SyncController(client: client, source: source,
                                                 configuration: .init(pollInterval: pollInterval, enablePartialSecretSync: partial, workers: 2, podName: "akvs-sync", podUID: "uid-1", instance: "test"),
                                                 hashKey: SymmetricKey(size: .bits256), statistics: statistics, logger: logger)
-                let run = Task { await controller.run() }
-                let harness = Harness(server: server, client: client, emulator: emulator, statistics: statistics)
+                let run = Task { if startController { await controller.run() } }
+                let harness = Harness(server: server, client: client, emulator: emulator, statistics: statistics, source: source)
                 do { try await body(harness) } catch { run.cancel(); _ = await run.value; throw error }
                 run.cancel()
                 _ = await run.value
@@ -68,6 +70,13 @@ struct Harness: Sendable {
             }
             await client.shutdown()
         }
+    }
+
+    /// Another controller replica on the same cluster and vault.
+    func controller(statistics: SyncStatistics, pollInterval: Duration = .seconds(3600)) -> SyncController {
+        var logger = Logger(label: "akvs.sync-controller.replica"); logger.logLevel = .critical
+        return SyncController(client: client, source: source, configuration: .init(pollInterval: pollInterval, workers: 2, podName: "akvs-sync", podUID: "uid-2", instance: "replica"),
+                              hashKey: SymmetricKey(size: .bits256), statistics: statistics, logger: logger)
     }
 
     func vaultAdmin() async throws -> KeyVaultClient { try await emulator.client("sync-kv", credential: try emulator.adminCredential()) }

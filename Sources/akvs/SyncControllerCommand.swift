@@ -1,0 +1,105 @@
+import ArgumentParser
+import AzureProvider
+import Foundation
+import KeyVault
+import Kubernetes
+import Logging
+import SyncController
+
+/// `akvs sync-controller`: SecretSync → Kubernetes Secret (upstream flag names, SSE settings).
+struct SyncControllerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync-controller",
+        abstract: "Sync Key Vault objects into Kubernetes Secrets from SecretSync resources (Secret Store extension role).")
+
+    @Option(help: "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config).") var kubeconfig: String?
+    @Option(name: .customLong("rotation-poll-interval"), help: "How often each SecretSync is refreshed, e.g. 1h, 3600s (SSE rotationPollIntervalInSeconds).")
+    var rotationPollInterval: String = "1h"
+    @Option(name: .customLong("jitter-seconds"), help: "Spread each SecretSync's refresh over interval + 0..jitter seconds, fixed per SecretSync.")
+    var jitterSeconds: Int = 0
+    @Option(name: .customLong("enable-partial-secret-sync"), help: "Update the items that fetched and keep the others (true), or all-or-nothing (false).")
+    var enablePartialSecretSync: Bool = true
+    @Option(name: .customLong("token-request-audience"), help: "Audience of the service-account tokens sent to the provider.")
+    var tokenRequestAudience: String = "api://AzureADTokenExchange"
+    @Flag(name: .customLong("leader-elect"), help: "Elect one active replica through a Lease.") var leaderElect = false
+    @Option(name: .customLong("leader-election-namespace"), help: "Namespace of the Lease (default: the client's namespace).") var leaderElectionNamespace: String?
+    @Option(name: .customLong("metrics-bind-address"), help: "Address of /metrics.") var metricsBindAddress: String = ":8085"
+    @Option(name: .customLong("health-probe-bind-address"), help: "Address of /healthz and /readyz.") var healthProbeBindAddress: String = ":8081"
+    @Option(help: "Concurrent reconciles.") var workers: Int = 4
+    @Option(name: .customLong("object-cache-ttl"), help: "Seconds a fetched object is shared between SecretSyncs with the same identity.")
+    var objectCacheTTL: Int = 60
+    @Option(name: .customLong("ca-file"), help: "Extra CA bundle to trust for Azure endpoints (e.g. the emulator's ca.pem).") var caFile: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+
+    func run() async throws {
+        guard let interval = Self.duration(rotationPollInterval), interval > .zero else {
+            throw ValidationError("--rotation-poll-interval '\(rotationPollInterval)' must be a positive duration such as 1h, 30m or 3600s")
+        }
+        guard jitterSeconds >= 0 else { throw ValidationError("--jitter-seconds must be 0 or more") }
+        guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
+        let metrics = try Self.address(metricsBindAddress, flag: "--metrics-bind-address")
+        let health = try Self.address(healthProbeBindAddress, flag: "--health-probe-bind-address")
+        var log = Logger(label: "akvs.sync-controller")
+        log.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logger = log
+
+        let kube: KubernetesConfiguration
+        do {
+            kube = try kubeconfig.map { try KubernetesConfiguration.kubeconfig(path: $0) } ?? KubernetesConfiguration.load()
+        } catch { throw ValidationError("\(error)") }
+        let client = try KubernetesClient(configuration: kube, logger: logger)
+        let session = try KeyVaultSession.make(additionalCAFile: caFile)
+        let provider = AzureProvider(session: session, configuration: ProviderConfiguration(objectCacheTTL: .seconds(objectCacheTTL)), logger: logger)
+        let controllerNamespace = leaderElectionNamespace ?? kube.namespace
+        let statistics = SyncStatistics()
+        let configuration = SyncConfiguration(pollInterval: interval, jitterSeconds: jitterSeconds, enablePartialSecretSync: enablePartialSecretSync,
+                                              tokenAudience: tokenRequestAudience, workers: workers)
+        let http = SyncHTTPServer(host: metrics.host, metricsPort: metrics.port, healthPort: health.port, statistics: statistics, logger: logger)
+        let leaderElect = self.leaderElect
+        let identity = "\(ProcessInfo.processInfo.hostName)-\(UUID().uuidString.prefix(8))"
+        print("akvs sync-controller starting api=\(kube.server.absoluteString) metrics=\(metricsBindAddress) health=\(healthProbeBindAddress) leader-elect=\(leaderElect)")
+        fflush(nil)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await http.run() }
+            group.addTask {
+                let key = try await HashKeyStore.loadOrCreate(client: client, namespace: controllerNamespace)
+                let controller = SyncController(client: client, source: AzureSecretSource(provider: provider), configuration: configuration,
+                                                hashKey: key, statistics: statistics, logger: logger)
+                if leaderElect {
+                    // Lease name as upstream's controller-runtime leader election ID.
+                    let elector = LeaderElector(client: client, namespace: controllerNamespace, name: "29f1d54e.secret-sync.x-k8s.io", identity: identity, logger: logger)
+                    try await elector.run { await controller.run() }
+                } else {
+                    await controller.run()
+                }
+            }
+            group.addTask { await waitForTermination() }
+            try await group.next()
+            group.cancelAll()
+        }
+        await client.shutdown()
+        try? await session.shutdown()
+    }
+
+    /// `1h`, `30m`, `45s`, `1h30m` or plain seconds.
+    static func duration(_ text: String) -> Duration? {
+        if let seconds = Int(text) { return .seconds(seconds) }
+        var total = 0.0, number = ""
+        for ch in text {
+            if ch.isNumber || ch == "." { number.append(ch); continue }
+            guard let value = Double(number) else { return nil }
+            switch ch { case "h": total += value * 3600; case "m": total += value * 60; case "s": total += value; default: return nil }
+            number = ""
+        }
+        guard number.isEmpty else { return nil }
+        return .milliseconds(Int(total * 1000))
+    }
+
+    static func address(_ text: String, flag: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("\(flag) '\(text)' must be host:port or :port")
+        }
+        let host = String(text[..<colon])
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+}
