@@ -192,7 +192,12 @@ let package = Package(
         // `akvs-kube-bench`: informer and work-queue benchmarks against an `akvs-kube-test-server` process.
         .executableTarget(
             name: "akvs-kube-bench",
-            dependencies: ["Kubernetes", "SecretsStoreAPI"],
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "SyncController", "AzureProvider", "KeyVault", "StructuredJSON",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                           .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/KubeBench"
         ),
         .executableTarget(

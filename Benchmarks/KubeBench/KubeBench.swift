@@ -2,7 +2,7 @@ import Foundation
 import Kubernetes
 import SecretsStoreAPI
 
-/// `akvs-kube-bench`: informer and work-queue numbers for BENCHMARKS.md.
+/// `akvs-kube-bench`: informer, work-queue and SecretSync-controller numbers for BENCHMARKS.md.
 /// Runs against a real `akvs-kube-test-server` process (next to this binary) so the server's memory is not counted.
 @main
 struct KubeBench {
@@ -13,6 +13,12 @@ struct KubeBench {
         if what == "all" || what == "informer" {
             let objects = args.dropFirst().first.flatMap(Int.init) ?? 10_000
             lines += try await InformerBenchmark(objects: objects).run()
+        }
+        if what == "sync" {
+            var bench = SyncBenchmark()
+            if let n = args.dropFirst().first.flatMap(Int.init) { bench.namespaces = n }
+            if let p = args.dropFirst(2).first.flatMap(Int.init) { bench.pollSeconds = p }
+            lines += try await bench.run()
         }
         if what == "all" || what == "workqueue" {
             lines += await WorkQueueBenchmark().run()
