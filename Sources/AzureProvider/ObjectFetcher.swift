@@ -26,6 +26,10 @@ struct ObjectFetcher: Sendable {
             return .success(files)
         } catch let failure as ObjectFailure {
             return .failure(failure)
+        } catch let error as KeyVaultError {
+            var result = failure(object, "\(error)")
+            result.transient = error.isTransient
+            return .failure(result)
         } catch {
             return .failure(failure(object, "\(error)"))
         }

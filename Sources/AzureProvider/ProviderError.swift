@@ -33,6 +33,8 @@ public struct ObjectFailure: Error, CustomStringConvertible, Equatable, Sendable
     public var name: String
     public var version: String
     public var reason: String
+    /// The vault was unavailable or throttling (429, 408, 5xx, transport): a retry may succeed.
+    public var transient: Bool = false
 
     public var description: String {
         "failed to get objectType:\(type), objectName:\(name), objectVersion:\(version): \(reason)"

@@ -19,6 +19,8 @@ public struct RateLimiterSettings: Sendable {
 /// is never processed by two workers at once. Size is bounded by the number of distinct keys.
 public actor WorkQueue<Key: Hashable & Sendable> {
     var queue: Deque<Key> = []
+    /// Served before `queue`: work a user is waiting for (new or edited objects) goes ahead of periodic refreshes.
+    var urgent: Deque<Key> = []
     var dirty: Set<Key> = []
     var processing: Set<Key> = []
     var waiters: Deque<CheckedContinuation<Key?, Never>> = []
@@ -53,7 +55,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     }
 
     /// Items waiting (not counting delayed ones or those being processed).
-    public var depth: Int { queue.count }
+    public var depth: Int { queue.count + urgent.count }
     public var delayedCount: Int { delayed.count }
 
     public func add(_ key: Key) {
@@ -67,6 +69,25 @@ public actor WorkQueue<Key: Hashable & Sendable> {
             waiter.resume(returning: key)
         } else {
             queue.append(key)
+        }
+    }
+
+    /// Adds ahead of ordinary work; a key already waiting in the ordinary lane moves ahead.
+    public func addUrgent(_ key: Key) {
+        adds += 1
+        guard !shuttingDown else { return }
+        delayed.removeValue(forKey: key)
+        if dirty.contains(key) {
+            if let index = queue.firstIndex(of: key) { queue.remove(at: index); urgent.append(key) }
+            return
+        }
+        dirty.insert(key)
+        if processing.contains(key) { return }
+        if let waiter = waiters.popFirst() {
+            dirty.remove(key); processing.insert(key)
+            waiter.resume(returning: key)
+        } else {
+            urgent.append(key)
         }
     }
 
@@ -93,7 +114,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// The next key to process; nil once the queue is shut down and drained.
     public func next() async -> Key? {
-        if let key = queue.popFirst() {
+        if let key = urgent.popFirst() ?? queue.popFirst() {
             dirty.remove(key)
             processing.insert(key)
             return key

@@ -21,6 +21,8 @@ public struct FetchedObjects: Sendable {
     public var files: [String: [UInt8]] = [:]
     public var versions: [String: String] = [:]
     public var failures: [String: String] = [:]
+    /// Nothing was delivered because the vault was unavailable or throttling (feeds the circuit breaker).
+    public var vaultUnavailable = false
     public init(files: [String: [UInt8]] = [:], versions: [String: String] = [:], failures: [String: String] = [:]) {
         self.files = files; self.versions = versions; self.failures = failures
     }
@@ -64,6 +66,7 @@ public struct AzureSecretSource: SecretSource {
             result.versions[entry.version.id] = entry.version.version
         }
         for failure in partial.failures { result.failures[failure.fileName] = failure.failure.description }
+        result.vaultUnavailable = partial.entries.isEmpty && partial.failures.contains { $0.failure.transient }
         return result
     }
 }

@@ -16,6 +16,7 @@ struct SecretSyncReconciler: Sendable {
     let tokens: TokenProvider
     let events: EventRecorder
     let memory: SyncMemory
+    let circuits: VaultCircuits
     let statistics: SyncStatistics
     let configuration: SyncConfiguration
     let logger: Logger
@@ -50,12 +51,17 @@ struct SecretSyncReconciler: Sendable {
                 throw SyncFailure(.controllerSPCError, "SecretProviderClass \(namespace)/\(sync.spec.secretProviderClassName) not found: create it in the SecretSync's namespace or fix spec.secretProviderClassName")
             }
             let tokenJSON = try await tokens.tokensAttribute(namespace: namespace, serviceAccount: sync.spec.serviceAccountName, audience: configuration.tokenAudience)
+            let vault = spc.spec.parameters?["keyvaultName"] ?? ""
+            if let pause = await circuits.pause(for: vault) {
+                throw SyncFailure(.providerError, "Key Vault \(vault) was unavailable or throttling for \(pause.failures) reconciles in a row; calls to it are paused for \(Int(Double(pause.remaining.components.seconds) + 1)) s and the Secret keeps its last values")
+            }
             let fetched: FetchedObjects
             do {
                 fetched = try await source.fetch(FetchRequest(secretProviderClass: spc, namespace: namespace, serviceAccountName: sync.spec.serviceAccountName,
                                                               serviceAccountTokens: tokenJSON, podName: configuration.podName, podUID: configuration.podUID,
                                                               referencedFiles: SecretDataBuilder.referencedFiles(sync)))
                 await statistics.providerCalled(failed: !fetched.failures.isEmpty)
+                await circuits.record(vault, unavailable: fetched.vaultUnavailable)
             } catch {
                 await statistics.providerCalled(failed: true)
                 throw error

@@ -20,6 +20,10 @@ public struct SyncConfiguration: Sendable {
     /// Events: reporting controller and instance.
     public var controllerName: String
     public var instance: String
+    /// After this many consecutive reconciles that found a vault unavailable or throttling, calls to it pause.
+    public var circuitBreakerThreshold = 5
+    /// First pause; doubles while the vault stays down (at most 5 minutes), with full jitter so recovery is spread.
+    public var circuitBreakerCooldown: Duration = .seconds(30)
 
     public init(pollInterval: Duration = .seconds(3600), jitterSeconds: Int = 0, enablePartialSecretSync: Bool = true,
                 tokenAudience: String = "api://AzureADTokenExchange", fieldManager: String = "secrets-store-sync-controller",

@@ -31,7 +31,8 @@ public struct SyncController: Sendable {
         let reconciler = SecretSyncReconciler(
             client: client, syncs: syncs, classes: classes, source: source, hasher: SyncHasher(key: hashKey),
             tokens: TokenProvider(client: client), events: EventRecorder(client: client, controller: configuration.controllerName, instance: configuration.instance),
-            memory: memory, statistics: statistics, configuration: configuration, logger: logger)
+            memory: memory, circuits: VaultCircuits(threshold: configuration.circuitBreakerThreshold, cooldown: configuration.circuitBreakerCooldown),
+            statistics: statistics, configuration: configuration, logger: logger)
         let syncEvents = await syncs.events()
         let classEvents = await classes.events()
         let configuration = self.configuration
@@ -66,9 +67,11 @@ public struct SyncController: Sendable {
             group.addTask {
                 for await event in syncEvents {
                     switch event {
-                    case .added(let sync): await queue.add(sync.key)
+                    // New SecretSyncs and spec edits go ahead of periodic refreshes.
+                    case .added(let sync) where (sync.status?.syncHash ?? "").isEmpty: await queue.addUrgent(sync.key)
+                    case .added: break // already synced (seen again after a relist); its schedule stands
                     // Spec edits (incl. forceSynchronization) bump generation; status-only updates do not requeue.
-                    case .updated(let old, let new) where old.metadata.generation != new.metadata.generation: await queue.add(new.key)
+                    case .updated(let old, let new) where old.metadata.generation != new.metadata.generation: await queue.addUrgent(new.key)
                     case .updated: break
                     case .deleted(let sync): await memory.forget(sync.metadata.uid ?? "")
                     }
@@ -79,7 +82,7 @@ public struct SyncController: Sendable {
                     // Unlike upstream, an SPC edit resyncs its SecretSyncs now rather than at the next poll.
                     guard case .updated(let old, let new) = event, old.metadata.generation != new.metadata.generation || old.spec != new.spec else { continue }
                     for sync in await syncs.list(namespace: new.metadata.namespace) where sync.spec.secretProviderClassName == new.metadata.name {
-                        await queue.add(sync.key)
+                        await queue.addUrgent(sync.key)
                     }
                 }
             }

@@ -73,3 +73,16 @@ import Testing
         func end(_ k: Int) { active.remove(k) }
     }
 }
+
+@Suite struct WorkQueuePriorityTests {
+    @Test func urgentKeysGoAheadOfOrdinaryOnes() async throws {
+        let queue = WorkQueue<String>()
+        for key in ["a", "b", "c"] { await queue.add(key) }
+        await queue.addUrgent("new")
+        await queue.addUrgent("c") // already waiting: moves ahead
+        #expect(await queue.next() == "new")
+        #expect(await queue.next() == "c")
+        #expect(await queue.next() == "a")
+        #expect(await queue.depth == 1)
+    }
+}

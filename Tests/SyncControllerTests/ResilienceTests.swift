@@ -1,3 +1,4 @@
+import Emulator
 import Foundation
 import Kubernetes
 import KubernetesTestServer
@@ -46,6 +47,32 @@ import Testing
             try await h.createSync("after", items: [("api", "token")])
             try await h.waitFor("after", "Create", reason: "CreateSucceeded", timeout: .seconds(20))
             #expect(await h.secretValue("after", "token") == "api-v1")
+        }
+    }
+}
+
+@Suite(.serialized) struct CircuitBreakerTests {
+    /// A vault that stays down stops being called after the threshold; the Secret keeps its value throughout.
+    @Test func aFailingVaultIsPausedNotHammered() async throws {
+        try await Harness.with(pollInterval: .milliseconds(100), circuit: (threshold: 3, cooldown: .seconds(30))) { h in
+            try await h.createSPC()
+            try await h.createSync("cb", items: [("db", "password")])
+            try await h.waitFor("cb", "Create", reason: "CreateSucceeded")
+            try await h.emulator.admin.setFaults(FaultSettings(outage: true), vault: "sync-kv")
+            let paused = try await h.waitFor("cb", "Update", reason: "ProviderError", timeout: .seconds(20))
+            _ = paused
+            // Wait until the message says the circuit is open, then count vault calls over a while.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                let message = try await h.sync("cb").status?.conditions?.first { $0.type == "Update" }?.message ?? ""
+                if message.contains("paused") { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let before = try await h.emulator.admin.counters().vaults["sync-kv"]?.total ?? 0
+            try await Task.sleep(for: .seconds(1))
+            let after = try await h.emulator.admin.counters().vaults["sync-kv"]?.total ?? 0
+            #expect(after == before, "no calls to a vault while its circuit is open")
+            #expect(await h.secretValue("cb", "password") == "db-v1")
         }
     }
 }
