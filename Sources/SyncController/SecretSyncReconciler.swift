@@ -91,7 +91,18 @@ struct SecretSyncReconciler: Sendable {
                 status.set(conditionType, status: false, reason: reason, message: Self.itemsMessage(built.missing), generation: sync.metadata.generation, now: now)
             } else {
                 reason = neverSynced ? .createSucceeded : (changed ? .updateValueChangeOrForceUpdateSucceeded : .updateNoValueChangeSucceeded)
-                status.set(conditionType, status: true, reason: reason, message: reason.defaultMessage, generation: sync.metadata.generation, now: now)
+                // A poll that finds nothing new writes nothing (as upstream HEAD): the conditions keep saying what the
+                // last change was. Only a recovery from a failed condition is written as UpdateNoValueChangeSucceeded.
+                let failing = status.conditions?.contains { $0.status != "True" } ?? false
+                if changed || failing {
+                    if failing, !changed, !neverSynced {
+                        for type in [SyncConditionType.create, SyncConditionType.update] where status.condition(type)?.status == "False" && type != conditionType {
+                            status.set(type, status: true, reason: type == SyncConditionType.create ? .createSucceeded : reason,
+                                       message: (type == SyncConditionType.create ? SyncReason.createSucceeded : reason).defaultMessage, generation: sync.metadata.generation, now: now)
+                        }
+                    }
+                    status.set(conditionType, status: true, reason: reason, message: reason.defaultMessage, generation: sync.metadata.generation, now: now)
+                }
             }
             await statistics.reconciled(reason)
             if changed || status.conditions != sync.status?.conditions {
