@@ -24,6 +24,6 @@ echo "== python interop (official Azure SDK against akvs emulator)"
 BIN="$(swift build --show-bin-path)"
 AKVS_BIN="$BIN/akvs" python3 -m pytest -q Interop/python
 echo "== python interop (official kubernetes client against akvs-kube-test-server)"
-KUBE_TEST_SERVER_BIN="$BIN/akvs-kube-test-server" python3 -m pytest -q Interop/kubernetes
+AKVS_BIN="$BIN/akvs" KUBE_TEST_SERVER_BIN="$BIN/akvs-kube-test-server" python3 -m pytest -q Interop/kubernetes
 echo "== CRD manifests"
 python3 -m pytest -q Interop/crds
