@@ -20,6 +20,8 @@ public struct SyncConfiguration: Sendable {
     /// Events: reporting controller and instance.
     public var controllerName: String
     public var instance: String
+    /// Extra parameters for SecretProviderClasses generated from AKVSyncs (e.g. `cloudName`/`cloudEnvFileName` offline).
+    public var generatedSPCParameters: [String: String] = [:]
     /// After this many consecutive reconciles that found a vault unavailable or throttling, calls to it pause.
     public var circuitBreakerThreshold = 5
     /// First pause; doubles while the vault stays down (at most 5 minutes), with full jitter so recovery is spread.

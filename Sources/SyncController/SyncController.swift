@@ -35,10 +35,33 @@ public struct SyncController: Sendable {
             statistics: statistics, configuration: configuration, logger: logger)
         let syncEvents = await syncs.events()
         let classEvents = await classes.events()
+        let akvSyncs = Informer<AKVSync>(client: client, logger: logger)
+        let akvEvents = await akvSyncs.events()
+        let akvQueue = WorkQueue<String>(rateLimiter: .init(baseDelay: .seconds(1), maxDelay: .seconds(300)))
+        let akvReconciler = AKVSyncReconciler(client: client, akvSyncs: akvSyncs, classes: classes, syncs: syncs,
+                                              events: EventRecorder(client: client, controller: configuration.controllerName, instance: configuration.instance),
+                                              configuration: configuration, logger: logger)
         let configuration = self.configuration
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await syncs.run() }
             group.addTask { await classes.run() }
+            group.addTask { await akvSyncs.run() }
+            group.addTask {
+                for await event in akvEvents {
+                    switch event {
+                    case .added(let a): await akvQueue.add(a.key)
+                    case .updated(let old, let new) where old.metadata.generation != new.metadata.generation: await akvQueue.add(new.key)
+                    case .updated, .deleted: break
+                    }
+                }
+            }
+            group.addTask {
+                await syncs.waitForSync(); await classes.waitForSync(); await akvSyncs.waitForSync()
+                while let key = await akvQueue.next() {
+                    if await akvReconciler.reconcile(key) { await akvQueue.forget(key) } else { await akvQueue.addRateLimited(key) }
+                    await akvQueue.done(key)
+                }
+            }
             group.addTask {
                 await syncs.waitForSync()
                 await classes.waitForSync()
@@ -89,7 +112,7 @@ public struct SyncController: Sendable {
             await withTaskCancellationHandler {
                 await group.next()
             } onCancel: {
-                Task { await queue.shutdown() }
+                Task { await queue.shutdown(); await akvQueue.shutdown() }
             }
             group.cancelAll()
         }

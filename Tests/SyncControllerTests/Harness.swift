@@ -22,7 +22,8 @@ struct Harness: Sendable {
     static let clientID = "55555555-5555-4555-8555-555555555555"
 
     static func with(pollInterval: Duration = .seconds(3600), partial: Bool = true, startController: Bool = true,
-                     circuit: (threshold: Int, cooldown: Duration) = (5, .seconds(30)), _ body: (Harness) async throws -> Void) async throws {
+                     circuit: (threshold: Int, cooldown: Duration) = (5, .seconds(30)), generatedSPCParameters: Bool = false,
+                     _ body: (Harness) async throws -> Void) async throws {
         try await KubeTestServer.with(.init(bookmarkInterval: .milliseconds(200))) { server in
             let config = try KubernetesConfiguration.kubeconfig(yaml: server.kubeconfig(), directory: "/", source: "test")
             let client = try KubernetesClient(configuration: config)
@@ -58,6 +59,10 @@ struct Harness: Sendable {
                 var syncConfig = SyncConfiguration(pollInterval: pollInterval, enablePartialSecretSync: partial, workers: 2, podName: "akvs-sync", podUID: "uid-1", instance: "test")
                 syncConfig.circuitBreakerThreshold = circuit.threshold
                 syncConfig.circuitBreakerCooldown = circuit.cooldown
+                if generatedSPCParameters {
+                    syncConfig.generatedSPCParameters = ["cloudName": "AzureStackCloud", "cloudEnvFileName": emulator.emulator.credentials.cloudEnvFile,
+                                                         "tenantId": EmulatorFixture.tenant]
+                }
                 let controller = SyncController(client: client, source: source, configuration: syncConfig,
                                                 hashKey: SymmetricKey(size: .bits256), statistics: statistics, logger: logger)
                 let run = Task { if startController { await controller.run() } }
