@@ -25,6 +25,8 @@ struct SecretSyncReconciler: Sendable {
         case synced
         case failed(SyncFailure)
         case gone
+        /// A drifted Secret was restored from memory.
+        case repaired
         /// The status write raced another writer: try again at once.
         case retry
     }
@@ -43,6 +45,19 @@ struct SecretSyncReconciler: Sendable {
         }
         var status = sync.status ?? SecretSync.Status()
         let neverSynced = (status.syncHash ?? "").isEmpty
+        let drifted = await memory.takeDrift(uid)
+        if drifted, !neverSynced, let last = await memory.data(uid) {
+            // Restore what was last written; the vault is not called.
+            do {
+                // The opt-in repair takes back the fields someone else's edit took over.
+                try await applySecret(sync, data: last, force: true)
+                await events.record(.normal, regarding: ObjectReference(sync), reason: "SecretRestored", action: "Update",
+                                    note: "Secret \(namespace)/\(name) was edited or deleted outside akvs; restored from the last synced data")
+                return .repaired
+            } catch {
+                logger.warning("restoring a drifted Secret failed", metadata: ["secretSync": "\(namespace)/\(name)", "error": "\(error)"])
+            }
+        }
         let conditionType = neverSynced ? SyncConditionType.create : SyncConditionType.update
         let now = Date()
         do {
@@ -78,10 +93,15 @@ struct SecretSyncReconciler: Sendable {
             }
             let hash = hasher.hash(sync: sync, spc: spc, data: built.data)
             let changed = hash != status.syncHash
-            if changed {
+            if changed || drifted {
                 try await ensureWritable(sync)
-                try await applySecret(sync, data: built.data)
+                // Remembered first, so the watch event of this very write is not taken for drift.
+                let previous = await memory.data(uid)
                 await memory.remember(uid, data: built.data)
+                do { try await applySecret(sync, data: built.data, force: drifted) } catch {
+                    if let previous { await memory.remember(uid, data: previous) } else { await memory.forget(uid) }
+                    throw error
+                }
                 status.syncHash = hash
                 status.lastSuccessfulSyncTime = SecretSync.Status.timestamp(now)
             }
@@ -157,8 +177,9 @@ struct SecretSyncReconciler: Sendable {
         }
     }
 
-    /// Server-side apply, without force: fields another manager owns with other values are a conflict, reported.
-    func applySecret(_ sync: SecretSync, data: [String: Data]) async throws {
+    /// Server-side apply, without force (except for opt-in drift repair): fields another manager owns with other
+    /// values are a conflict, reported.
+    func applySecret(_ sync: SecretSync, data: [String: Data], force: Bool = false) async throws {
         let object = sync.spec.secretObject
         let name = sync.metadata.name ?? "", namespace = sync.metadata.namespace ?? ""
         var labels = object.labels ?? [:]
@@ -172,7 +193,7 @@ struct SecretSyncReconciler: Sendable {
         let config: JSONValue = ["apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": .string(object.type ?? "Opaque"),
                                  "data": .object(data.mapValues { .string($0.base64EncodedString()) })]
         do {
-            _ = try await client.apply(Secret.self, name: name, namespace: namespace, configuration: config, fieldManager: configuration.fieldManager)
+            _ = try await client.apply(Secret.self, name: name, namespace: namespace, configuration: config, fieldManager: configuration.fieldManager, force: force)
             await statistics.secretWritten()
         } catch let error as KubernetesError where error.isConflict {
             throw SyncFailure(.controllerSyncFailed, "Secret \(namespace)/\(name) has fields set by another manager (\(error.reason ?? ""): \(Self.conflictDetail(error))); akvs does not force: remove those edits or delete the Secret and akvs recreates it")

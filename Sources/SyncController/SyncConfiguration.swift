@@ -20,6 +20,9 @@ public struct SyncConfiguration: Sendable {
     /// Events: reporting controller and instance.
     public var controllerName: String
     public var instance: String
+    /// Drift repair (opt-in: needs list/watch on Secrets): a managed Secret that is edited or deleted is restored
+    /// from the last written data without calling the vault.
+    public var driftRepair = false
     /// Extra parameters for SecretProviderClasses generated from AKVSyncs (e.g. `cloudName`/`cloudEnvFileName` offline).
     public var generatedSPCParameters: [String: String] = [:]
     /// After this many consecutive reconciles that found a vault unavailable or throttling, calls to it pause.

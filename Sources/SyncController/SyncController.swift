@@ -46,6 +46,29 @@ public struct SyncController: Sendable {
             group.addTask { await syncs.run() }
             group.addTask { await classes.run() }
             group.addTask { await akvSyncs.run() }
+            if configuration.driftRepair {
+                let secrets = Informer<Secret>(client: client, labelSelector: SecretSync.managedLabel, logger: logger)
+                let secretEvents = await secrets.events()
+                group.addTask { await secrets.run() }
+                group.addTask {
+                    for await event in secretEvents {
+                        let (secret, deleted): (Secret, Bool)
+                        switch event {
+                        case .added: continue
+                        case .updated(_, let new): (secret, deleted) = (new, false)
+                        case .deleted(let old): (secret, deleted) = (old, true)
+                        }
+                        guard let owner = secret.metadata.ownerReferences?.first(where: { $0.kind == "SecretSync" }),
+                              let sync = await syncs.get(namespace: secret.metadata.namespace, name: owner.name), sync.metadata.uid == owner.uid,
+                              sync.metadata.deletionTimestamp == nil else { continue }
+                        let last = await memory.data(owner.uid)
+                        if deleted || last == nil || secret.data ?? [:] != last! || secret.metadata.labels?[SecretSync.managedLabel] == nil {
+                            await memory.markDrifted(owner.uid)
+                            await queue.addUrgent(sync.key)
+                        }
+                    }
+                }
+            }
             group.addTask {
                 for await event in akvEvents {
                     switch event {
@@ -122,7 +145,7 @@ public struct SyncController: Sendable {
         while let key = await queue.next() {
             let outcome = await reconciler.reconcile(key)
             switch outcome {
-            case .synced:
+            case .synced, .repaired:
                 await queue.forget(key)
                 let uid = await syncs.get(key)?.metadata.uid ?? key
                 await queue.add(key, after: configuration.refreshDelay(uid: uid))

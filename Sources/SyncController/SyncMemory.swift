@@ -5,10 +5,14 @@ import Foundation
 actor SyncMemory {
     var lastData: [String: [String: Data]] = [:]
     var owned: Set<String> = []
+    var drifted: Set<String> = []
 
     func data(_ uid: String) -> [String: Data]? { lastData[uid] }
     func remember(_ uid: String, data: [String: Data]) { lastData[uid] = data; owned.insert(uid) }
     func isOwned(_ uid: String) -> Bool { owned.contains(uid) }
     func markOwned(_ uid: String) { owned.insert(uid) }
-    func forget(_ uid: String) { lastData.removeValue(forKey: uid); owned.remove(uid) }
+    func forget(_ uid: String) { lastData.removeValue(forKey: uid); owned.remove(uid); drifted.remove(uid) }
+    func markDrifted(_ uid: String) { drifted.insert(uid) }
+    /// Whether the Secret was edited or deleted behind the controller's back (and clears the mark).
+    func takeDrift(_ uid: String) -> Bool { drifted.remove(uid) != nil }
 }

@@ -26,6 +26,8 @@ struct SyncControllerCommand: AsyncParsableCommand {
     @Option(name: .customLong("metrics-bind-address"), help: "Address of /metrics.") var metricsBindAddress: String = ":8085"
     @Option(name: .customLong("health-probe-bind-address"), help: "Address of /healthz and /readyz.") var healthProbeBindAddress: String = ":8081"
     @Option(help: "Concurrent reconciles.") var workers: Int = 4
+    @Flag(name: .customLong("enable-drift-repair"), help: "Restore managed Secrets edited or deleted outside akvs (needs list/watch on Secrets).")
+    var enableDriftRepair = false
     @Option(name: .customLong("object-cache-ttl"), help: "Seconds a fetched object is shared between SecretSyncs with the same identity.")
     var objectCacheTTL: Int = 60
     @Option(name: .customLong("ca-file"), help: "Extra CA bundle to trust for Azure endpoints (e.g. the emulator's ca.pem).") var caFile: String?
@@ -52,8 +54,10 @@ struct SyncControllerCommand: AsyncParsableCommand {
         let provider = AzureProvider(session: session, configuration: ProviderConfiguration(objectCacheTTL: .seconds(objectCacheTTL)), logger: logger)
         let controllerNamespace = leaderElectionNamespace ?? kube.namespace
         let statistics = SyncStatistics()
-        let configuration = SyncConfiguration(pollInterval: interval, jitterSeconds: jitterSeconds, enablePartialSecretSync: enablePartialSecretSync,
-                                              tokenAudience: tokenRequestAudience, workers: workers)
+        var settings = SyncConfiguration(pollInterval: interval, jitterSeconds: jitterSeconds, enablePartialSecretSync: enablePartialSecretSync,
+                                         tokenAudience: tokenRequestAudience, workers: workers)
+        settings.driftRepair = enableDriftRepair
+        let configuration = settings
         let http = SyncHTTPServer(host: metrics.host, metricsPort: metrics.port, healthPort: health.port, statistics: statistics, logger: logger)
         let leaderElect = self.leaderElect
         let identity = "\(ProcessInfo.processInfo.hostName)-\(UUID().uuidString.prefix(8))"

@@ -23,7 +23,7 @@ struct Harness: Sendable {
 
     static func with(pollInterval: Duration = .seconds(3600), partial: Bool = true, startController: Bool = true,
                      circuit: (threshold: Int, cooldown: Duration) = (5, .seconds(30)), generatedSPCParameters: Bool = false,
-                     _ body: (Harness) async throws -> Void) async throws {
+                     driftRepair: Bool = false, _ body: (Harness) async throws -> Void) async throws {
         try await KubeTestServer.with(.init(bookmarkInterval: .milliseconds(200))) { server in
             let config = try KubernetesConfiguration.kubeconfig(yaml: server.kubeconfig(), directory: "/", source: "test")
             let client = try KubernetesClient(configuration: config)
@@ -59,6 +59,7 @@ struct Harness: Sendable {
                 var syncConfig = SyncConfiguration(pollInterval: pollInterval, enablePartialSecretSync: partial, workers: 2, podName: "akvs-sync", podUID: "uid-1", instance: "test")
                 syncConfig.circuitBreakerThreshold = circuit.threshold
                 syncConfig.circuitBreakerCooldown = circuit.cooldown
+                syncConfig.driftRepair = driftRepair
                 if generatedSPCParameters {
                     syncConfig.generatedSPCParameters = ["cloudName": "AzureStackCloud", "cloudEnvFileName": emulator.emulator.credentials.cloudEnvFile,
                                                          "tenantId": EmulatorFixture.tenant]

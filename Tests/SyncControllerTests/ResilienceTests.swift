@@ -76,3 +76,34 @@ import Testing
         }
     }
 }
+
+@Suite(.serialized) struct DriftRepairTests {
+    /// With drift repair on, an edited or deleted managed Secret comes back from memory, without a vault call.
+    @Test func editedAndDeletedSecretsAreRestoredWithoutCallingTheVault() async throws {
+        try await Harness.with(driftRepair: true) { h in
+            try await h.createSPC()
+            try await h.createSync("drift", items: [("db", "password")])
+            try await h.waitFor("drift", "Create", reason: "CreateSucceeded")
+            try await Task.sleep(for: .milliseconds(200))
+            let gets = try await h.emulator.admin.counters().vaults["sync-kv"]?.total ?? 0
+
+            _ = try await h.client.patch(Secret.self, name: "drift", namespace: "apps", .merge(["data": ["password": .string(Data("tampered".utf8).base64EncodedString())]]))
+            var deadline = ContinuousClock.now + .seconds(10)
+            while await h.secretValue("drift", "password") != "db-v1", ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(25)) }
+            #expect(await h.secretValue("drift", "password") == "db-v1")
+
+            try await h.client.delete(Secret.self, name: "drift", namespace: "apps")
+            deadline = ContinuousClock.now + .seconds(10)
+            while await h.secretValue("drift", "password") != "db-v1", ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(25)) }
+            #expect(await h.secretValue("drift", "password") == "db-v1")
+            #expect(try await h.emulator.admin.counters().vaults["sync-kv"]?.total ?? 0 == gets, "repair does not call the vault")
+            var restored = false
+            let until = ContinuousClock.now + .seconds(5)
+            while !restored, ContinuousClock.now < until {
+                restored = try await h.client.list(Event.self, namespace: "apps").items.contains { $0.reason == "SecretRestored" }
+                if !restored { try await Task.sleep(for: .milliseconds(25)) }
+            }
+            #expect(restored)
+        }
+    }
+}

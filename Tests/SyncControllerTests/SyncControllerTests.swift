@@ -69,7 +69,13 @@ import Testing
             #expect(condition.status == "False")
             #expect(condition.message.contains("not owned by this SecretSync"))
             #expect(await h.secretValue("taken", "password") == "mine")
-            let events = try await h.client.list(Event.self, namespace: "apps").items
+            var events: [Event] = []
+            let deadline = ContinuousClock.now + .seconds(5)
+            repeat {
+                events = try await h.client.list(Event.self, namespace: "apps").items
+                if events.contains(where: { $0.reason == "InvalidClusterSecretLabelError" }) { break }
+                try await Task.sleep(for: .milliseconds(25))
+            } while ContinuousClock.now < deadline
             #expect(events.contains { $0.reason == "InvalidClusterSecretLabelError" && $0.type == "Warning" })
             #expect(!events.contains { ($0.note ?? "").contains("db-v1") }, "events never carry secret values")
         }
