@@ -163,7 +163,7 @@ let package = Package(
         // `akvs sync-controller`: SecretSync → Kubernetes Secret (the Secret Store extension's role).
         .target(
             name: "SyncController",
-            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "StructuredJSON",
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "KeyVault", "StructuredJSON",
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KeyVault
 import Kubernetes
 import Logging
 import SecretsStoreAPI
@@ -11,6 +12,8 @@ public struct SyncController: Sendable {
     public let source: any SecretSource
     public let configuration: SyncConfiguration
     public let statistics: SyncStatistics
+    /// The Key Vault limiters whose request budget use is exported as metrics.
+    public var vaultLimiters: VaultLimiters?
     let hashKey: SymmetricKey
     let logger: Logger
 
@@ -42,6 +45,7 @@ public struct SyncController: Sendable {
                                               events: EventRecorder(client: client, controller: configuration.controllerName, instance: configuration.instance),
                                               configuration: configuration, logger: logger)
         let configuration = self.configuration
+        let vaultLimiters = self.vaultLimiters
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await syncs.run() }
             group.addTask { await classes.run() }
@@ -108,6 +112,7 @@ public struct SyncController: Sendable {
                     let oldest = await syncs.list().filter { ($0.status?.syncHash ?? "").isEmpty }
                         .compactMap { $0.metadata.creationTimestamp.flatMap(TokenProvider.parse) }.map { now.timeIntervalSince($0) }.max() ?? 0
                     await statistics.gauges(queueDepth: await queue.depth, oldestUnsyncedSeconds: oldest)
+                    if let limiters = vaultLimiters { await statistics.budget(await limiters.budgetUse()) }
                 }
             }
             group.addTask {

@@ -4,7 +4,8 @@ import Prometheus
 /// Counters the controller keeps, exported as Prometheus metrics (upstream exports none of its own):
 /// `akvs_sync_reconcile_total{reason}`, `akvs_sync_provider_calls_total{result}`,
 /// `akvs_sync_kubernetes_writes_total{kind}`, `akvs_sync_duration_seconds`, `akvs_sync_queue_depth`,
-/// `akvs_sync_oldest_unsynced_seconds`. Labels never carry names of objects or values.
+/// `akvs_sync_oldest_unsynced_seconds`, `akvs_sync_vault_requests{vault}`, `akvs_sync_vault_budget_waits{vault}`.
+/// Labels never carry object names or values (only vault hosts).
 public actor SyncStatistics {
     public private(set) var reconciles = 0
     public private(set) var providerCalls = 0
@@ -35,6 +36,14 @@ public actor SyncStatistics {
     func gauges(queueDepth: Int, oldestUnsyncedSeconds: Double) {
         registry.makeGauge(name: "akvs_sync_queue_depth", labels: []).set(Double(queueDepth))
         registry.makeGauge(name: "akvs_sync_oldest_unsynced_seconds", labels: []).set(oldestUnsyncedSeconds)
+    }
+
+    /// Per-vault request budget use: requests started and those that waited for the budget (totals so far).
+    func budget(_ use: [String: (started: Int, waited: Int)]) {
+        for (host, value) in use {
+            registry.makeGauge(name: "akvs_sync_vault_requests", labels: [("vault", host)]).set(Double(value.started))
+            registry.makeGauge(name: "akvs_sync_vault_budget_waits", labels: [("vault", host)]).set(Double(value.waited))
+        }
     }
 
     /// Kubernetes writes so far (Secrets and statuses).

@@ -30,6 +30,8 @@ struct SyncControllerCommand: AsyncParsableCommand {
     var enableDriftRepair = false
     @Option(name: .customLong("object-cache-ttl"), help: "Seconds a fetched object is shared between SecretSyncs with the same identity.")
     var objectCacheTTL: Int = 60
+    @Option(name: .customLong("vault-requests-per-second"), help: "Request budget per vault (Key Vault allows about 400/s per vault; 0 = no budget).")
+    var vaultRequestsPerSecond: Double = 300
     @Option(name: .customLong("ca-file"), help: "Extra CA bundle to trust for Azure endpoints (e.g. the emulator's ca.pem).") var caFile: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
@@ -50,7 +52,10 @@ struct SyncControllerCommand: AsyncParsableCommand {
             kube = try kubeconfig.map { try KubernetesConfiguration.kubeconfig(path: $0) } ?? KubernetesConfiguration.load()
         } catch { throw ValidationError("\(error)") }
         let client = try KubernetesClient(configuration: kube, logger: logger)
-        let session = try KeyVaultSession.make(additionalCAFile: caFile)
+        guard vaultRequestsPerSecond >= 0 else { throw ValidationError("--vault-requests-per-second must be 0 or more") }
+        let limiters = VaultLimiters(requestsPerSecond: vaultRequestsPerSecond > 0 ? vaultRequestsPerSecond : nil,
+                                     burst: vaultRequestsPerSecond > 0 ? Int(vaultRequestsPerSecond) : nil)
+        let session = try KeyVaultSession.make(additionalCAFile: caFile, limiters: limiters)
         let provider = AzureProvider(session: session, configuration: ProviderConfiguration(objectCacheTTL: .seconds(objectCacheTTL)), logger: logger)
         let controllerNamespace = leaderElectionNamespace ?? kube.namespace
         let statistics = SyncStatistics()
@@ -67,8 +72,9 @@ struct SyncControllerCommand: AsyncParsableCommand {
             group.addTask { try await http.run() }
             group.addTask {
                 let key = try await HashKeyStore.loadOrCreate(client: client, namespace: controllerNamespace)
-                let controller = SyncController(client: client, source: AzureSecretSource(provider: provider), configuration: configuration,
+                var controller = SyncController(client: client, source: AzureSecretSource(provider: provider), configuration: configuration,
                                                 hashKey: key, statistics: statistics, logger: logger)
+                controller.vaultLimiters = limiters
                 if leaderElect {
                     // Lease name as upstream's controller-runtime leader election ID.
                     let elector = LeaderElector(client: client, namespace: controllerNamespace, name: "29f1d54e.secret-sync.x-k8s.io", identity: identity, logger: logger)
