@@ -72,9 +72,10 @@ struct SyncControllerCommand: AsyncParsableCommand {
             group.addTask { try await http.run() }
             group.addTask {
                 let key = try await HashKeyStore.loadOrCreate(client: client, namespace: controllerNamespace)
-                var controller = SyncController(client: client, source: AzureSecretSource(provider: provider), configuration: configuration,
-                                                hashKey: key, statistics: statistics, logger: logger)
-                controller.vaultLimiters = limiters
+                var made = SyncController(client: client, source: AzureSecretSource(provider: provider), configuration: configuration,
+                                          hashKey: key, statistics: statistics, logger: logger)
+                made.vaultLimiters = limiters
+                let controller = made
                 if leaderElect {
                     // Lease name as upstream's controller-runtime leader election ID.
                     let elector = LeaderElector(client: client, namespace: controllerNamespace, name: "29f1d54e.secret-sync.x-k8s.io", identity: identity, logger: logger)
