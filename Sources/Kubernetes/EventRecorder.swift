@@ -37,7 +37,7 @@ public actor EventRecorder {
         ref.resourceVersion = nil
         let key = SeriesKey(regarding: ref, reason: reason, action: action, type: type.rawValue, note: note)
         let now = ContinuousClock.now
-        let time = Self.microTime(Date())
+        let time = APITime.micro(Date())
         do {
             if let existing = recent[key], now - existing.at < seriesWindow {
                 let count = existing.count + 1
@@ -61,12 +61,4 @@ public actor EventRecorder {
     /// Event names are unique: the object name plus a random hex suffix, as client-go does.
     static func suffix() -> String { String(UInt64.random(in: 0...UInt64.max), radix: 16) }
 
-    /// MicroTime: RFC 3339 with microseconds.
-    static func microTime(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        let base = f.string(from: date).dropLast()
-        let micros = Int((date.timeIntervalSince1970 - floor(date.timeIntervalSince1970)) * 1_000_000)
-        return "\(base).\(String(format: "%06d", micros))Z"
-    }
 }

@@ -61,7 +61,7 @@ public struct LeaderElector: Sendable {
 
     /// One attempt: true when this identity holds the lease afterwards.
     public func tryAcquireOrRenew(now: Date = Date()) async throws -> Bool {
-        let time = EventRecorder.microTime(now)
+        let time = APITime.micro(now)
         let seconds = Int(leaseDuration.components.seconds)
         let lease: Lease
         do {
@@ -74,7 +74,7 @@ public struct LeaderElector: Sendable {
         var spec = lease.spec ?? .init()
         let holder = spec.holderIdentity ?? ""
         if holder != identity && !holder.isEmpty {
-            let renewed = spec.renewTime.flatMap(Self.parse) ?? .distantPast
+            let renewed = spec.renewTime.flatMap(APITime.parse) ?? .distantPast
             let duration = TimeInterval(spec.leaseDurationSeconds ?? seconds)
             if renewed.addingTimeInterval(duration) > now { return false }
         }
@@ -101,16 +101,8 @@ public struct LeaderElector: Sendable {
         guard var lease = try? await client.get(Lease.self, name: name, namespace: namespace), lease.spec?.holderIdentity == identity else { return }
         lease.spec?.holderIdentity = ""
         lease.spec?.leaseDurationSeconds = 1
-        lease.spec?.renewTime = EventRecorder.microTime(Date())
+        lease.spec?.renewTime = APITime.micro(Date())
         _ = try? await client.update(lease)
-    }
-
-    static func parse(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: text) { return d }
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: text)
     }
 }
 

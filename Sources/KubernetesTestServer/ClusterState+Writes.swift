@@ -31,7 +31,7 @@ extension ClusterState {
         guard store[d.kind]?[key] == nil else { throw .alreadyExists(d, name) }
 
         object[path: ["metadata", "uid"]] = .string(UUID().uuidString.lowercased())
-        object[path: ["metadata", "creationTimestamp"]] = .string(Timestamp.string(Date()))
+        object[path: ["metadata", "creationTimestamp"]] = .string(APITime.string(Date()))
         object[path: ["metadata", "deletionTimestamp"]] = nil
         object[path: ["metadata", "managedFields"]] = nil
         if d.custom { object[path: ["metadata", "generation"]] = 1 }
@@ -42,7 +42,7 @@ extension ClusterState {
         var ownership = FieldOwnership()
         ownership.recordUpdate(manager: .init(name: context.fieldManager, operation: appliedPaths == nil ? "Update" : "Apply", subresource: nil),
                                changed: appliedPaths ?? FieldOwnership.leafPaths(of: object, includeStatus: !d.statusSubresource),
-                               time: Timestamp.string(Date()), apiVersion: d.kind.apiVersion)
+                               time: APITime.string(Date()), apiVersion: d.kind.apiVersion)
         if context.dryRun { return StoredObject(value: object, ownership: ownership) }
         return commit(d, key: key, value: object, ownership: ownership, type: "ADDED", previous: nil)!
     }
@@ -90,7 +90,7 @@ extension ClusterState {
         }
 
         var ownership = current.ownership
-        let time = Timestamp.string(Date())
+        let time = APITime.string(Date())
         let includeStatus = context.subresource == "status" || !d.statusSubresource
         let includeSpec = context.subresource != "status"
         if let applied {
@@ -211,7 +211,7 @@ extension ClusterState {
         if !(current.value[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty {
             guard current.value[path: ["metadata", "deletionTimestamp"]] == nil else { return current }
             var marked = current.value
-            marked[path: ["metadata", "deletionTimestamp"]] = .string(Timestamp.string(Date()))
+            marked[path: ["metadata", "deletionTimestamp"]] = .string(APITime.string(Date()))
             return commit(d, key: key, value: marked, ownership: current.ownership, type: "MODIFIED", previous: current.value)!
         }
         if d.kind == ResourceRegistry.namespaces { deleteContents(ofNamespace: name) }

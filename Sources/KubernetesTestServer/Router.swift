@@ -215,10 +215,10 @@ struct Router: Sendable {
         reply["kind"] = "TokenRequest"; reply["apiVersion"] = "authentication.k8s.io/v1"
         reply[path: ["metadata", "name"]] = .string(serviceAccount)
         reply[path: ["metadata", "namespace"]] = .string(namespace)
-        reply[path: ["metadata", "creationTimestamp"]] = .string(Timestamp.string(Date()))
+        reply[path: ["metadata", "creationTimestamp"]] = .string(APITime.string(Date()))
         reply[path: ["spec", "audiences"]] = .array((audiences.isEmpty ? [issuer.issuer] : audiences).map { .string($0) })
         reply[path: ["spec", "expirationSeconds"]] = .number(Double(expiration))
-        reply["status"] = ["token": .string(issued.token), "expirationTimestamp": .string(Timestamp.string(issued.expires))]
+        reply["status"] = ["token": .string(issued.token), "expirationTimestamp": .string(APITime.string(issued.expires))]
         return Self.json(201, reply)
     }
 

@@ -62,12 +62,3 @@ enum WatchLine {
         return buffer
     }
 }
-
-/// Timestamps in the API's RFC 3339 form (seconds).
-enum Timestamp {
-    static func string(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
-    }
-}

@@ -103,7 +103,7 @@ struct SecretSyncReconciler: Sendable {
                     throw error
                 }
                 status.syncHash = hash
-                status.lastSuccessfulSyncTime = SecretSync.Status.timestamp(now)
+                status.lastSuccessfulSyncTime = APITime.string(now)
             }
             let reason: SyncReason
             if !built.missing.isEmpty {

@@ -110,7 +110,7 @@ public struct SyncController: Sendable {
                     try? await Task.sleep(for: .seconds(5))
                     let now = Date()
                     let oldest = await syncs.list().filter { ($0.status?.syncHash ?? "").isEmpty }
-                        .compactMap { $0.metadata.creationTimestamp.flatMap(TokenProvider.parse) }.map { now.timeIntervalSince($0) }.max() ?? 0
+                        .compactMap { $0.metadata.creationTimestamp.flatMap(APITime.parse) }.map { now.timeIntervalSince($0) }.max() ?? 0
                     await statistics.gauges(queueDepth: await queue.depth, oldestUnsyncedSeconds: oldest)
                     if let limiters = vaultLimiters { await statistics.budget(await limiters.budgetUse()) }
                 }
@@ -167,7 +167,7 @@ public struct SyncController: Sendable {
 
     /// Never-synced SecretSyncs and those past their schedule go at once; others wait for their own due time.
     static func initialDelay(_ sync: SecretSync, configuration: SyncConfiguration, now: Date) -> Duration {
-        guard let last = sync.status?.lastSuccessfulSyncTime, let lastDate = TokenProvider.parse(last), !(sync.status?.syncHash ?? "").isEmpty,
+        guard let last = sync.status?.lastSuccessfulSyncTime, let lastDate = APITime.parse(last), !(sync.status?.syncHash ?? "").isEmpty,
               sync.status?.conditions?.allSatisfy({ $0.status == "True" }) ?? false else { return .zero }
         let due = lastDate.addingTimeInterval(seconds(configuration.refreshDelay(uid: sync.metadata.uid ?? "")))
         let wait = due.timeIntervalSince(now)

@@ -41,21 +41,15 @@ extension SecretSync.Status {
         var list = conditions ?? []
         let statusText = status ? "True" : "False"
         if let index = list.firstIndex(where: { $0.type == type }) {
-            let transition = list[index].status == statusText ? list[index].lastTransitionTime : Self.timestamp(now)
+            let transition = list[index].status == statusText ? list[index].lastTransitionTime : APITime.string(now)
             list[index] = Condition(type: type, status: statusText, observedGeneration: generation, lastTransitionTime: transition,
                                     reason: reason.rawValue, message: message)
         } else {
-            list.append(Condition(type: type, status: statusText, observedGeneration: generation, lastTransitionTime: Self.timestamp(now),
+            list.append(Condition(type: type, status: statusText, observedGeneration: generation, lastTransitionTime: APITime.string(now),
                                   reason: reason.rawValue, message: message))
         }
         conditions = list
     }
 
     func condition(_ type: String) -> Condition? { conditions?.first { $0.type == type } }
-
-    static func timestamp(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
-    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Kubernetes
+import SecretsStoreAPI
 import StructuredJSON
 
 /// Service-account tokens for providers, one TokenRequest per (namespace, account, audience), reused until
@@ -38,7 +39,7 @@ actor TokenProvider {
         } catch let error as KubernetesError where error.isNotFound {
             throw SyncFailure(.userInputValidationFailed, "service account \(namespace)/\(serviceAccount) not found: create it or fix spec.serviceAccountName")
         } catch {
-            if let cached = cache[key], let expires = Self.parse(cached.token.expirationTimestamp), expires > Date().addingTimeInterval(30) {
+            if let cached = cache[key], let expires = APITime.parse(cached.token.expirationTimestamp), expires > Date().addingTimeInterval(30) {
                 return cached.token // keep working on the unexpired token while the API server is unreachable
             }
             throw SyncFailure(.providerError, "cannot get a token for service account \(namespace)/\(serviceAccount) (audience \(audience)): \(error)")
@@ -46,10 +47,4 @@ actor TokenProvider {
     }
 
     func forget(namespace: String) { cache = cache.filter { !$0.key.hasPrefix("\(namespace)/") } }
-
-    static func parse(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: text)
-    }
 }
