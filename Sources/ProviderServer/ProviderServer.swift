@@ -58,6 +58,9 @@ public struct ProviderServer: Sendable {
         let grpc = Task { try await server.serve() }
         _ = try await server.listeningAddress
         umask(previous)
+        // umask is process-wide: another server starting concurrently in this process may have restored a
+        // looser one between the calls above, so the mode is also set explicitly.
+        chmod(path, 0o600)
         let (webReady, webStarted) = AsyncStream<Void>.makeStream()
         let http = makeHTTP(socketPath: path, onRunning: { webStarted.yield() })
         let group = ServiceGroup(configuration: .init(services: http.map { .init(service: $0) }, logger: logger))
