@@ -7,7 +7,8 @@ enum JSONPatch {
         var doc = document
         for op in ops {
             guard let name = op["op"]?.stringValue, let path = op["path"]?.stringValue else {
-                throw APIError.badRequest("json patch operation needs 'op' and 'path': \(String(decoding: op.encoded(), as: UTF8.self))")
+                // The operation is not echoed: its value may be secret data.
+                throw APIError.badRequest("json patch operation needs 'op' and 'path' (operation keys: \((op.objectValue ?? [:]).keys.sorted().joined(separator: ", ")))")
             }
             let tokens = try pointer(path)
             switch name {
