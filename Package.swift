@@ -88,6 +88,30 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // Generated protobuf + gRPC code for the CSI v1 Identity and Node services (Scripts/generate-protos.sh).
+        .target(
+            name: "CSIAPI",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // `akvs csi-driver`: the Secrets Store CSI node plugin (mounts, pod status, Secret sync, rotation).
+        .target(
+            name: "CSIDriver",
+            dependencies: [
+                "CSIAPI", "ProviderAPI", "AtomicWriter", "Kubernetes", "SecretsStoreAPI", "ObjectFormats", "StructuredJSON",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `akvs provider`: v1alpha1.CSIDriverProvider on a unix socket, health and metrics.
         .target(
             name: "ProviderServer",
@@ -204,7 +228,7 @@ let package = Package(
             name: "akvs",
             dependencies: [
                 "Emulator", "KeyVault", "AzureIdentity", "AKVSBench", "Demo", "AzureProvider", "SecretsStoreAPI", "ProviderServer",
-                "Kubernetes", "SyncController",
+                "Kubernetes", "SyncController", "CSIDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -218,6 +242,14 @@ let package = Package(
                                                                 "AzureProvider", "KeyVault", "AzureIdentity", "Emulator", "EmulatorTestSupport",
                                                                 .product(name: "Crypto", package: "swift-crypto"),
                                                                 .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIAPI", "ProviderAPI", "ProviderServer", "AzureProvider", "Kubernetes",
+                                                           "KubernetesTestServer", "SecretsStoreAPI", "Emulator", "EmulatorTestSupport", "KeyVault",
+                                                           "AtomicWriter", "ObjectFormats",
+                                                           .product(name: "GRPCCore", package: "grpc-swift-2"),
+                                                           .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                                                           .product(name: "Crypto", package: "swift-crypto"),
+                                                           .product(name: "X509", package: "swift-certificates"),
+                                                           .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SecretsStoreAPITests", dependencies: ["SecretsStoreAPI"]),
         .testTarget(name: "AtomicWriterTests", dependencies: ["AtomicWriter"]),
         .testTarget(name: "AzureProviderTests", dependencies: ["AzureProvider", "EmulatorTestSupport", "Emulator", "SecretsStoreAPI", "AtomicWriter", "ObjectFormats"]),

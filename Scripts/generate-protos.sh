@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates the Swift code of the ProviderAPI target from the protos under Protos/.
+# Regenerates the Swift code of the ProviderAPI and CSIAPI targets from the protos under Protos/.
 #
 #   Protos/provider/v1alpha1/service.proto -> Sources/ProviderAPI/Generated/service.{pb,grpc}.swift
 #   Protos/grpc/health/v1/health.proto     -> Sources/ProviderAPI/Generated/Health/health.{pb,grpc}.swift
+#   Protos/csi/v1/csi.proto                -> Sources/CSIAPI/Generated/csi.{pb,grpc}.swift
 #
 # The generated files are committed (unlike everything else generated in this repo), so a normal
 # `swift build` never needs protoc or the plugins. Run this only after changing a .proto file or
@@ -36,6 +37,7 @@ REPO_ROOT="$(pwd)"
 PROTO_ROOT="$REPO_ROOT/Protos"
 OUT_PROVIDER="$REPO_ROOT/Sources/ProviderAPI/Generated"
 OUT_HEALTH="$OUT_PROVIDER/Health"
+OUT_CSI="$REPO_ROOT/Sources/CSIAPI/Generated"
 
 # --- protoc ------------------------------------------------------------------------------------
 if ! command -v protoc >/dev/null 2>&1; then
@@ -49,6 +51,15 @@ if ! command -v protoc >/dev/null 2>&1; then
     fi
 fi
 echo "== using $(protoc --version)"
+# csi.proto imports google/protobuf/wrappers.proto; Debian ships the well-known types in
+# libprotobuf-dev under /usr/include.
+WKT_INCLUDE=""
+if [ -f /usr/include/google/protobuf/wrappers.proto ]; then
+    WKT_INCLUDE=/usr/include
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libprotobuf-dev >/dev/null
+    WKT_INCLUDE=/usr/include
+fi
 
 # --- plugins -----------------------------------------------------------------------------------
 PROTOC_GEN_SWIFT="${PROTOC_GEN_SWIFT:-}"
@@ -116,6 +127,7 @@ generate() { # generate OUT_DIR PROTO
     find "$out" -maxdepth 1 -name '*.swift' -delete
     protoc \
         --proto_path="$PROTO_ROOT" \
+        ${WKT_INCLUDE:+--proto_path="$WKT_INCLUDE"} \
         --plugin=protoc-gen-swift="$PROTOC_GEN_SWIFT" \
         --plugin=protoc-gen-grpc-swift="$PROTOC_GEN_GRPC_SWIFT" \
         --swift_out="$out" --swift_opt="$SWIFT_OPT" \
@@ -126,3 +138,4 @@ generate() { # generate OUT_DIR PROTO
 
 generate "$OUT_PROVIDER" provider/v1alpha1/service.proto
 generate "$OUT_HEALTH" grpc/health/v1/health.proto
+generate "$OUT_CSI" csi/v1/csi.proto

@@ -1,0 +1,54 @@
+import Foundation
+import Prometheus
+
+/// The upstream driver's metrics with their exported names and labels (counters carry the `_total` suffix the
+/// OpenTelemetry Prometheus exporter adds; Azure's docs still show the older `total_node_publish` names).
+public final class DriverMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let osType: String
+    /// ExponentialBucketsRange(0.1, 2, 11), as upstream.
+    static let buckets: [Double] = (0..<11).map { 0.1 * pow(20.0, Double($0) / 10.0) }
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), osType: String = "linux") {
+        self.registry = registry
+        self.osType = osType
+    }
+
+    func nodePublish(provider: String) {
+        registry.makeCounter(name: "node_publish_total", labels: [("os_type", osType), ("provider", provider)]).increment()
+    }
+
+    func nodePublishError(provider: String, errorType: String) {
+        registry.makeCounter(name: "node_publish_error_total", labels: [("error_type", errorType), ("os_type", osType), ("provider", provider)]).increment()
+    }
+
+    func nodeUnpublish() {
+        registry.makeCounter(name: "node_unpublish_total", labels: [("os_type", osType)]).increment()
+    }
+
+    func nodeUnpublishError(errorType: String) {
+        registry.makeCounter(name: "node_unpublish_error_total", labels: [("error_type", errorType), ("os_type", osType)]).increment()
+    }
+
+    func syncSecret(provider: String, seconds: Double) {
+        registry.makeCounter(name: "sync_k8s_secret_total", labels: [("os_type", osType), ("provider", provider)]).increment()
+        registry.makeValueHistogram(name: "k8s_secret_duration_sec", labels: [("os_type", osType)], buckets: Self.buckets).record(seconds)
+    }
+
+    func rotation(provider: String, rotated: Bool, seconds: Double) {
+        registry.makeCounter(name: "rotation_reconcile_total", labels: [("os_type", osType), ("provider", provider), ("rotated", rotated ? "true" : "false")]).increment()
+        registry.makeValueHistogram(name: "rotation_reconcile_duration_sec", labels: [("os_type", osType)], buckets: Self.buckets).record(seconds)
+    }
+
+    func rotationError(provider: String, errorType: String) {
+        registry.makeCounter(name: "rotation_reconcile_error_total", labels: [("error_type", errorType), ("os_type", osType), ("provider", provider)]).increment()
+    }
+
+    /// Prometheus text exposition.
+    public func render() -> String { registry.emitToString() }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}

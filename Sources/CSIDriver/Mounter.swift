@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// tmpfs mounts at CSI target paths, through mount(2) and umount2(2) (the driver runs as root).
+public struct Mounter: Sendable {
+    /// False: only directories are made (used where mounting is impossible; never in a cluster).
+    public var mountTmpfs: Bool
+
+    public init(mountTmpfs: Bool = true) { self.mountTmpfs = mountTmpfs }
+
+    /// Whether `path` is the root of a mount: its device differs from its parent's, or it is listed in mountinfo.
+    public func isMountPoint(_ path: String) -> Bool {
+        var st = stat(), parent = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return false }
+        let up = (path as NSString).deletingLastPathComponent
+        guard stat(up, &parent) == 0 else { return false }
+        if st.st_dev != parent.st_dev { return true }
+        // A bind mount of the same filesystem keeps the device; mountinfo tells.
+        guard let info = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
+        let escaped = Self.mountinfoEscape(path)
+        return info.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 && fields[4] == Substring(escaped)
+        }
+    }
+
+    /// Creates `path` (0750, as upstream) and mounts an empty tmpfs on it.
+    public func mount(at path: String) throws(MountError) {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        } catch {
+            throw .create(path: path, reason: "\(error.localizedDescription)")
+        }
+        guard mountTmpfs else { return }
+        // nosuid,nodev,noexec: the volume carries data, never programs or devices.
+        let flags = UInt(MS_NOSUID) | UInt(MS_NODEV) | UInt(MS_NOEXEC)
+        guard Glibc.mount("tmpfs", path, "tmpfs", flags, "mode=0755") == 0 else {
+            let code = errno
+            throw .mount(path: path, reason: String(cString: strerror(code)) + (code == EPERM ? " (the driver must run as root / privileged)" : ""))
+        }
+    }
+
+    /// Unmounts `path` if it is a mount point; a missing path is fine.
+    public func unmount(_ path: String) throws(MountError) {
+        guard isMountPoint(path) else { return }
+        if umount2(path, 0) != 0 {
+            let code = errno
+            // Busy (a reader holds a file): detach, so the pod can go; the kernel frees it when the last file closes.
+            guard code == EBUSY, umount2(path, Int32(MNT_DETACH)) == 0 else {
+                throw .unmount(path: path, reason: String(cString: strerror(code)))
+            }
+        }
+    }
+
+    static func mountinfoEscape(_ path: String) -> String {
+        var out = ""
+        for ch in path.unicodeScalars {
+            switch ch {
+            case " ": out += "\\040"
+            case "\t": out += "\\011"
+            case "\n": out += "\\012"
+            case "\\": out += "\\134"
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out
+    }
+}
+
+/// A mount or unmount that failed.
+public enum MountError: Error, CustomStringConvertible, Sendable {
+    case create(path: String, reason: String)
+    case mount(path: String, reason: String)
+    case unmount(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .create(let p, let r): return "cannot create target directory \(p): \(r)"
+        case .mount(let p, let r): return "cannot mount tmpfs at \(p): \(r)"
+        case .unmount(let p, let r): return "cannot unmount \(p): \(r)"
+        }
+    }
+}

@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ProviderAPI
+
+/// What a provider's Mount returned: files for the driver to write and the object versions.
+public struct ProviderMountResult: Sendable {
+    public var files: [ProviderFile]
+    public var objectVersions: [(id: String, version: String)]
+}
+
+/// One file of a Mount reply, path relative to the target.
+public struct ProviderFile: Sendable, Equatable {
+    public var path: String
+    public var mode: Int32
+    public var contents: [UInt8]
+}
+
+/// gRPC clients of the providers on this node (`<dir>/<provider>.sock`), one cached connection each,
+/// as upstream: unix socket, plaintext, retry on UNAVAILABLE.
+public actor ProviderClients {
+    private struct Entry {
+        var socket: String
+        var client: GRPCClient<HTTP2ClientTransport.Posix>
+        var connections: Task<Void, Never>
+    }
+    private var entries: [String: Entry] = [:]
+    let searchPaths: [String]
+    let maxMessageBytes: Int
+    let timeout: Duration
+    let logger: Logger
+
+    /// Provider names as upstream accepts them: `^[a-zA-Z0-9_-]{0,30}$` (and not empty).
+    static func validName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 30 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+    }
+
+    public init(configuration: DriverConfiguration, logger: Logger) {
+        self.searchPaths = configuration.additionalProviderVolumePaths + [configuration.providerVolumePath]
+        self.maxMessageBytes = configuration.maxCallRecvMessageSize
+        self.timeout = configuration.providerTimeout
+        self.logger = logger
+    }
+
+    /// The socket of `provider`: the first `<dir>/<provider>.sock` that exists, additional paths first.
+    func socket(for provider: String) throws(PublishError) -> String {
+        guard Self.validName(provider) else {
+            throw .invalidProviderName(provider)
+        }
+        let candidates = searchPaths.map { ($0 as NSString).appendingPathComponent("\(provider).sock") }
+        for path in candidates where FileManager.default.fileExists(atPath: path) {
+            // A socket left by a crashed provider would make gRPC retry until the timeout: tell at once instead.
+            guard Self.accepts(path) else {
+                throw .providerCall(provider: provider, code: "unavailable", message: "nothing accepts connections on \(path); the provider is not running (restarting?)")
+            }
+            return path
+        }
+        throw .providerNotFound(provider: provider, searched: candidates)
+    }
+
+    /// Whether a process listens on the unix socket at `path` (one connect, closed at once).
+    static func accepts(_ path: String) -> Bool {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard path.utf8.count < capacity else { return true }
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (i, byte) in path.utf8.enumerated() { buffer[i] = byte }
+            buffer[path.utf8.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return result == 0 || (errno != ECONNREFUSED && errno != ENOENT)
+    }
+
+    /// Calls Mount on `provider`.
+    public func mount(provider: String, attributes: String, secrets: String, permission: String, targetPath: String) async throws(PublishError) -> ProviderMountResult {
+        let client = try client(for: provider)
+        var request = V1alpha1_MountRequest()
+        request.attributes = attributes
+        request.secrets = secrets
+        request.permission = permission
+        request.targetPath = targetPath
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        options.maxResponseMessageBytes = maxMessageBytes
+        let reply: V1alpha1_MountResponse
+        do {
+            reply = try await V1alpha1_CSIDriverProvider.Client(wrapping: client).mount(request, options: options)
+        } catch let error as RPCError {
+            if error.code == .unavailable || error.code == .deadlineExceeded { await drop(provider) }
+            throw .providerCall(provider: provider, code: "\(error.code)", message: error.message)
+        } catch {
+            throw .providerCall(provider: provider, code: "unknown", message: "\(error)")
+        }
+        if !reply.error.code.isEmpty { throw .providerErrorCode(provider: provider, code: reply.error.code) }
+        return ProviderMountResult(files: reply.files.map { ProviderFile(path: $0.path, mode: $0.mode, contents: Array($0.contents)) },
+                                   objectVersions: reply.objectVersion.map { ($0.id, $0.version) })
+    }
+
+    /// Calls Version (used by the provider health check).
+    public func version(provider: String) async throws(PublishError) -> String {
+        let client = try client(for: provider)
+        var request = V1alpha1_VersionRequest()
+        request.version = "v1alpha1"
+        var options = CallOptions.defaults
+        options.timeout = .seconds(5)
+        do {
+            let reply = try await V1alpha1_CSIDriverProvider.Client(wrapping: client).version(request, options: options)
+            return "\(reply.runtimeName) \(reply.runtimeVersion)"
+        } catch let error as RPCError {
+            throw .providerCall(provider: provider, code: "\(error.code)", message: error.message)
+        } catch {
+            throw .providerCall(provider: provider, code: "unknown", message: "\(error)")
+        }
+    }
+
+    private func client(for provider: String) throws(PublishError) -> GRPCClient<HTTP2ClientTransport.Posix> {
+        let path = try socket(for: provider)
+        if let entry = entries[provider], entry.socket == path { return entry.client }
+        if let stale = entries.removeValue(forKey: provider) { stale.client.beginGracefulShutdown() }
+        // Retry only UNAVAILABLE (provider restarting), 3 attempts with 1s→10s backoff as upstream; not waitForReady,
+        // so a provider that is down fails the call in seconds with a clear error and kubelet retries the mount.
+        let retry = RetryPolicy(maxAttempts: 3, initialBackoff: .seconds(1), maxBackoff: .seconds(10), backoffMultiplier: 1.1,
+                                retryableStatusCodes: [.unavailable])
+        let service = ServiceConfig(methodConfig: [MethodConfig(names: [.init(service: "v1alpha1.CSIDriverProvider")], waitForReady: false,
+                                                                executionPolicy: .retry(retry))])
+        let transport: HTTP2ClientTransport.Posix
+        do {
+            transport = try HTTP2ClientTransport.Posix(target: .unixDomainSocket(path: path, authority: "localhost"), transportSecurity: .plaintext,
+                                                       config: .defaults, serviceConfig: service)
+        } catch {
+            throw .providerCall(provider: provider, code: "unavailable", message: "cannot create a client for \(path): \(error)")
+        }
+        let client = GRPCClient(transport: transport)
+        let connections = Task { _ = try? await client.runConnections() }
+        entries[provider] = Entry(socket: path, client: client, connections: connections)
+        return client
+    }
+
+    private func drop(_ provider: String) {
+        // A fresh connection is made on the next call (the provider may have been restarted with a new socket).
+        if let entry = entries.removeValue(forKey: provider) { entry.client.beginGracefulShutdown() }
+    }
+
+    /// Closes every connection.
+    public func shutdown() async {
+        let all = entries.values
+        entries = [:]
+        for entry in all {
+            entry.client.beginGracefulShutdown()
+            await entry.connections.value
+        }
+    }
+}

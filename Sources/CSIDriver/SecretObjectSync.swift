@@ -1,0 +1,126 @@
+import Foundation
+import Kubernetes
+import ObjectFormats
+import SecretsStoreAPI
+
+/// Syncs a SecretProviderClass's `secretObjects` into Kubernetes Secrets from the files of one mount, as the
+/// upstream driver's secret-sync controller does: managed label, SPC labels/annotations, `kubernetes.io/tls`
+/// key/cert extraction, and one owner reference per consuming pod status so the Secret goes with its last pod.
+/// A Secret without the managed label belongs to someone else and is never overwritten.
+struct SecretObjectSync: Sendable {
+    static let managedLabel = "secrets-store.csi.k8s.io/managed"
+    let client: KubernetesClient
+
+    /// What happened to one Secret.
+    enum Outcome: Sendable, Equatable { case created, updated, unchanged }
+
+    /// One secretObject that could not be synced; the message names the field or Secret and the fix.
+    struct Failure: Error, Sendable, CustomStringConvertible {
+        var secretName: String
+        var reason: String
+        var description: String { reason }
+    }
+
+    /// The Secret a secretObject describes, before it is written.
+    struct Desired: Sendable {
+        var name: String
+        var type: String
+        var labels: [String: String]
+        var annotations: [String: String]?
+        var data: [String: Data]
+    }
+
+    /// Builds every Secret of `spc` from `files` (path → content). Invalid entries become failures.
+    static func desired(_ spc: SecretProviderClass, files: [String: [UInt8]]) -> [Result<Desired, Failure>] {
+        (spc.spec.secretObjects ?? []).enumerated().map { index, object in
+            let field = "spec.secretObjects[\(index)]"
+            let name = object.secretName ?? ""
+            func fail(_ reason: String) -> Result<Desired, Failure> { .failure(Failure(secretName: name, reason: reason)) }
+            guard !name.isEmpty else { return fail("\(field).secretName is empty; name the Kubernetes Secret to create") }
+            guard isDNSSubdomain(name) else { return fail("\(field).secretName '\(name)' is not a valid Secret name (lower-case letters, digits, '-' and '.')") }
+            guard let type = object.type, !type.isEmpty else { return fail("\(field).type is empty; use Opaque, kubernetes.io/tls or another Secret type") }
+            guard let items = object.data, !items.isEmpty else { return fail("\(field).data is empty; list objectName/key pairs") }
+            var data: [String: Data] = [:]
+            for (i, item) in items.enumerated() {
+                let itemField = "\(field).data[\(i)]"
+                guard let objectName = item.objectName, !objectName.isEmpty else { return fail("\(itemField).objectName is empty; name a mounted object (its alias if it has one)") }
+                guard let key = item.key, !key.isEmpty else { return fail("\(itemField).key is empty; name the Secret data key") }
+                guard key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0)) }) else {
+                    return fail("\(itemField).key '\(key)' is not a valid Secret key (letters, digits, '-', '_' and '.')")
+                }
+                guard let content = files[objectName] else {
+                    return fail("file matching objectName \(objectName) not found in the pod (\(itemField).objectName must be an object's alias or name, or name/N with objectVersionHistory)")
+                }
+                if type == "kubernetes.io/tls", key == "tls.key" || key == "tls.crt" {
+                    do {
+                        let pair = try TLSKeyPair.parse(content)
+                        data[key] = Data((key == "tls.key" ? pair.privateKey : pair.certificates).utf8)
+                    } catch {
+                        return fail("object \(objectName) for \(field) (\(type)) \(error); mount the certificate as objectType: secret")
+                    }
+                } else {
+                    data[key] = Data(content)
+                }
+            }
+            if type == "kubernetes.io/tls", data["tls.key"] == nil || data["tls.crt"] == nil {
+                return fail("\(field) has type kubernetes.io/tls and needs data keys tls.key and tls.crt")
+            }
+            var labels = object.labels ?? [:]
+            labels[managedLabel] = "true"
+            return .success(Desired(name: name, type: type, labels: labels, annotations: object.annotations, data: data))
+        }
+    }
+
+    /// Creates or updates `desired` in `namespace`, adding `owner` to its owners; writes nothing when all is equal.
+    func apply(_ desired: Desired, namespace: String, owner: OwnerReference) async throws(Failure) -> Outcome {
+        for _ in 0..<5 {
+            do {
+                let current: Secret
+                do {
+                    current = try await client.get(Secret.self, name: desired.name, namespace: namespace)
+                } catch let error as KubernetesError where error.isNotFound {
+                    var secret = Secret(metadata: ObjectMeta(name: desired.name, namespace: namespace, labels: desired.labels,
+                                                             annotations: desired.annotations, ownerReferences: [owner]),
+                                        type: desired.type, data: desired.data)
+                    secret.metadata.annotations = desired.annotations
+                    _ = try await client.create(secret)
+                    return .created
+                }
+                guard current.metadata.labels?[Self.managedLabel] == "true" else {
+                    throw Failure(secretName: desired.name, reason: "Secret \(namespace)/\(desired.name) exists and is not managed by the driver (no label \(Self.managedLabel)=true); it is left as it is: choose another secretName or delete that Secret")
+                }
+                if let type = current.type, type != desired.type {
+                    throw Failure(secretName: desired.name, reason: "Secret \(namespace)/\(desired.name) has type \(type) and the SecretProviderClass asks for \(desired.type); a Secret's type cannot change: delete the Secret so the driver recreates it")
+                }
+                var owners = current.metadata.ownerReferences ?? []
+                if !owners.contains(where: { $0.uid == owner.uid }) { owners.append(owner) }
+                if current.data ?? [:] == desired.data, current.metadata.labels == desired.labels,
+                   current.metadata.annotations ?? [:] == desired.annotations ?? [:], owners == current.metadata.ownerReferences ?? [] {
+                    return .unchanged
+                }
+                var updated = current
+                updated.data = desired.data
+                updated.metadata.labels = desired.labels
+                updated.metadata.annotations = desired.annotations
+                updated.metadata.ownerReferences = owners
+                _ = try await client.update(updated)
+                return .updated
+            } catch let failure as Failure {
+                throw failure
+            } catch let error as KubernetesError where error.isConflict || error.isAlreadyExists {
+                continue
+            } catch let error as KubernetesError where error.code == 403 {
+                throw Failure(secretName: desired.name, reason: "not allowed to write Secret \(namespace)/\(desired.name): \(error); grant the driver create/get/update on secrets (Helm: syncSecret.enabled=true)")
+            } catch {
+                throw Failure(secretName: desired.name, reason: "cannot write Secret \(namespace)/\(desired.name): \(error)")
+            }
+        }
+        throw Failure(secretName: desired.name, reason: "Secret \(namespace)/\(desired.name) kept changing under the driver (5 conflicts); it will be retried")
+    }
+
+    static func isDNSSubdomain(_ name: String) -> Bool {
+        guard !name.isEmpty, name.count <= 253, let first = name.first, let last = name.last,
+              first.isASCII && (first.isLowercase || first.isNumber), last.isASCII && (last.isLowercase || last.isNumber) else { return false }
+        return name.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == ".") }
+    }
+}

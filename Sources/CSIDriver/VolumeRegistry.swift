@@ -1,0 +1,63 @@
+import Foundation
+
+/// What the driver remembers of each mounted volume (lost on restart; everything here can be rebuilt
+/// from the target directory and the API server), and one lock per target so that kubelet's publish,
+/// republish and unpublish of one volume never overlap.
+actor VolumeRegistry {
+    struct Volume: Sendable {
+        var provider: String
+        var podStatusName: String
+        var namespace: String
+        var podStatusUID: String?
+        var objects: [String: String] = [:]
+        var lastCheck: ContinuousClock.Instant
+        /// SHA-256 of the files last synced into Secrets successfully; nil when a sync is owed.
+        var syncedDigest: String?
+        var retry: Task<Void, Never>?
+    }
+
+    private var volumes: [String: Volume] = [:]
+    private var held: Set<String> = []
+    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    /// Runs `body` while holding `target`'s lock.
+    func withLock<T: Sendable>(_ target: String, _ body: @Sendable () async throws -> T) async rethrows -> T {
+        await acquire(target)
+        defer { release(target) }
+        return try await body()
+    }
+
+    private func acquire(_ target: String) async {
+        if held.insert(target).inserted { return }
+        await withCheckedContinuation { waiters[target, default: []].append($0) }
+    }
+
+    private func release(_ target: String) {
+        if var queue = waiters[target], !queue.isEmpty {
+            let next = queue.removeFirst()
+            waiters[target] = queue.isEmpty ? nil : queue
+            next.resume()  // the lock passes straight to the next waiter
+        } else {
+            held.remove(target)
+        }
+    }
+
+    func volume(_ target: String) -> Volume? { volumes[target] }
+
+    func store(_ target: String, _ volume: Volume) { volumes[target] = volume }
+
+    func update(_ target: String, _ change: (inout Volume) -> Void) {
+        guard var v = volumes[target] else { return }
+        change(&v)
+        volumes[target] = v
+    }
+
+    /// Forgets `target`, cancelling a pending Secret sync retry.
+    func remove(_ target: String) -> Volume? {
+        let v = volumes.removeValue(forKey: target)
+        v?.retry?.cancel()
+        return v
+    }
+
+    var count: Int { volumes.count }
+}
