@@ -49,9 +49,9 @@ import Testing
             #expect(status.status?.objects?.map(\.id) == ["secret/plain", "secret/rotating", "secret/tls-pem"])
 
             // Idempotent: a second publish of a mounted volume (rotation off) calls nothing.
-            let before = try await h.gets("secret/plain")
+            let before = try await h.gets("secrets/plain")
             try await h.publish(request)
-            #expect(try await h.gets("secret/plain") == before)
+            #expect(try await h.gets("secrets/plain") == before)
 
             try await h.unpublish(target)
             #expect(!h.isMounted(target) && !FileManager.default.fileExists(atPath: target))
