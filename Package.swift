@@ -216,8 +216,10 @@ let package = Package(
         // `akvs-kube-bench`: informer and work-queue benchmarks against an `akvs-kube-test-server` process.
         .executableTarget(
             name: "akvs-kube-bench",
-            dependencies: ["Kubernetes", "SecretsStoreAPI", "SyncController", "AzureProvider", "KeyVault", "StructuredJSON",
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "SyncController", "AzureProvider", "KeyVault", "StructuredJSON", "CSIAPI",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "GRPCCore", package: "grpc-swift-2"),
+                           .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "NIOFoundationCompat", package: "swift-nio"),
                            .product(name: "Crypto", package: "swift-crypto"),

@@ -20,6 +20,12 @@ struct KubeBench {
             if let p = args.dropFirst(2).first.flatMap(Int.init) { bench.pollSeconds = p }
             lines += try await bench.run()
         }
+        if what == "csi" {
+            var bench = CSIBenchmark()
+            if let n = args.dropFirst().first.flatMap(Int.init) { bench.volumes = n }
+            if let i = args.dropFirst(2).first.flatMap(Int.init) { bench.intervalSeconds = i }
+            lines += try await bench.run()
+        }
         if what == "all" || what == "workqueue" {
             lines += await WorkQueueBenchmark().run()
         }

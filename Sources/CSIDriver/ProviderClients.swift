@@ -24,11 +24,15 @@ public struct ProviderFile: Sendable, Equatable {
 /// as upstream: unix socket, plaintext, retry on UNAVAILABLE.
 public actor ProviderClients {
     private struct Entry {
+        var generation: Int
         var socket: String
+        /// The socket file's inode: a restarted provider makes a new socket, and the old connection is not reused.
+        var inode: UInt64
         var client: GRPCClient<HTTP2ClientTransport.Posix>
         var connections: Task<Void, Never>
     }
     private var entries: [String: Entry] = [:]
+    private var generations = 0
     let searchPaths: [String]
     let maxMessageBytes: Int
     let timeout: Duration
@@ -83,7 +87,6 @@ public actor ProviderClients {
 
     /// Calls Mount on `provider`.
     public func mount(provider: String, attributes: String, secrets: String, permission: String, targetPath: String) async throws(PublishError) -> ProviderMountResult {
-        let client = try client(for: provider)
         var request = V1alpha1_MountRequest()
         request.attributes = attributes
         request.secrets = secrets
@@ -92,15 +95,24 @@ public actor ProviderClients {
         var options = CallOptions.defaults
         options.timeout = timeout
         options.maxResponseMessageBytes = maxMessageBytes
-        let reply: V1alpha1_MountResponse
-        do {
-            reply = try await V1alpha1_CSIDriverProvider.Client(wrapping: client).mount(request, options: options)
-        } catch let error as RPCError {
-            if error.code == .unavailable || error.code == .deadlineExceeded { await drop(provider) }
-            throw .providerCall(provider: provider, code: "\(error.code)", message: error.message)
-        } catch {
-            throw .providerCall(provider: provider, code: "unknown", message: "\(error)")
+        var reply: V1alpha1_MountResponse?
+        for attempt in 0..<2 {
+            let (client, generation) = try client(for: provider)
+            do {
+                reply = try await V1alpha1_CSIDriverProvider.Client(wrapping: client).mount(request, options: options)
+                break
+            } catch let error as RPCError {
+                guard error.code == .unavailable || error.code == .deadlineExceeded else {
+                    throw .providerCall(provider: provider, code: "\(error.code)", message: error.message)
+                }
+                // A provider restarted on the same socket leaves the cached connection failed: reconnect once.
+                drop(provider, generation: generation)
+                if attempt == 1 { throw .providerCall(provider: provider, code: "\(error.code)", message: error.message) }
+            } catch {
+                throw .providerCall(provider: provider, code: "unknown", message: "\(error)")
+            }
         }
+        guard let reply else { throw .providerCall(provider: provider, code: "unknown", message: "no reply") }
         if !reply.error.code.isEmpty { throw .providerErrorCode(provider: provider, code: reply.error.code) }
         return ProviderMountResult(files: reply.files.map { ProviderFile(path: $0.path, mode: $0.mode, contents: Array($0.contents)) },
                                    objectVersions: reply.objectVersion.map { ($0.id, $0.version) })
@@ -108,7 +120,7 @@ public actor ProviderClients {
 
     /// Calls Version (used by the provider health check).
     public func version(provider: String) async throws(PublishError) -> String {
-        let client = try client(for: provider)
+        let client = try client(for: provider).client
         var request = V1alpha1_VersionRequest()
         request.version = "v1alpha1"
         var options = CallOptions.defaults
@@ -123,9 +135,11 @@ public actor ProviderClients {
         }
     }
 
-    private func client(for provider: String) throws(PublishError) -> GRPCClient<HTTP2ClientTransport.Posix> {
+    private func client(for provider: String) throws(PublishError) -> (client: GRPCClient<HTTP2ClientTransport.Posix>, generation: Int) {
         let path = try socket(for: provider)
-        if let entry = entries[provider], entry.socket == path { return entry.client }
+        var st = stat()
+        let inode = lstat(path, &st) == 0 ? UInt64(st.st_ino) : 0
+        if let entry = entries[provider], entry.socket == path, entry.inode == inode { return (entry.client, entry.generation) }
         if let stale = entries.removeValue(forKey: provider) { stale.client.beginGracefulShutdown() }
         // Retry only UNAVAILABLE (provider restarting), 3 attempts with 1s→10s backoff as upstream; not waitForReady,
         // so a provider that is down fails the call in seconds with a clear error and kubelet retries the mount.
@@ -142,13 +156,16 @@ public actor ProviderClients {
         }
         let client = GRPCClient(transport: transport)
         let connections = Task { _ = try? await client.runConnections() }
-        entries[provider] = Entry(socket: path, client: client, connections: connections)
-        return client
+        generations += 1
+        entries[provider] = Entry(generation: generations, socket: path, inode: inode, client: client, connections: connections)
+        return (client, generations)
     }
 
-    private func drop(_ provider: String) {
-        // A fresh connection is made on the next call (the provider may have been restarted with a new socket).
-        if let entry = entries.removeValue(forKey: provider) { entry.client.beginGracefulShutdown() }
+    /// Forgets the client that failed, unless a concurrent call already replaced it; the next call connects afresh.
+    private func drop(_ provider: String, generation: Int) {
+        guard let entry = entries[provider], entry.generation == generation else { return }
+        entries[provider] = nil
+        entry.client.beginGracefulShutdown()
     }
 
     /// Closes every connection.
