@@ -13,7 +13,7 @@ struct CSIDriverCommand: AsyncParsableCommand {
     @Option(help: "CSI endpoint, unix:///csi/csi.sock.") var endpoint: String = "unix://tmp/csi.sock"
     @Option(help: "This node's name (kubelet passes spec.nodeName).") var nodeid: String
     @Option(help: "CSI driver name.") var drivername: String = "secrets-store.csi.k8s.io"
-    @Option(name: .customLong("provider-volume"), help: "Folder of the provider sockets (<provider>.sock).")
+    @Option(name: [.customLong("provider-volume"), .customLong("provider-volume-path")], help: "Folder of the provider sockets (<provider>.sock).")
     var providerVolume: String = "/var/run/secrets-store-csi-providers"
     @Option(name: .customLong("additional-provider-volume-paths"), help: "Comma-separated folders searched for provider sockets before --provider-volume.")
     var additionalProviderVolumePaths: String = "/etc/kubernetes/secrets-store-csi-providers"

@@ -185,3 +185,22 @@ import Testing
         }
     }
 }
+
+@Suite(.enabled(if: isRoot, "mounts tmpfs: needs root"), .serialized) struct WorkloadIdentityTests {
+    /// kubelet passes the pod's service-account token in the volume context, or (serviceAccountTokenInSecrets) in the secrets.
+    @Test(arguments: [false, true]) func serviceAccountTokenReachesTheProvider(inSecrets: Bool) async throws {
+        try await CSIHarness.with { h in
+            var spc = try await h.createSPC()
+            spc.spec.parameters?["clientID"] = EmulatorFixture.readerID
+            _ = try await h.client.update(spc)
+            let uid = try await h.createPod("web-0")
+            let token = try await h.emulator.admin.issuerToken(subject: EmulatorFixture.workloadSubject)
+            let tokens = #"{"api://AzureADTokenExchange":{"token":"\#(token)","expirationTimestamp":"2030-01-01T00:00:00Z"}}"#
+            var request = h.publishRequest(pod: "web-0", uid: uid, secrets: inSecrets ? ["csi.storage.k8s.io/serviceAccount.tokens": tokens] : [:])
+            if !inSecrets { request.volumeContext["csi.storage.k8s.io/serviceAccount.tokens"] = tokens }
+            try await h.publish(request)
+            #expect(h.read(request.targetPath, "plain") == "plain-value-1")
+            try await h.unpublish(request.targetPath)
+        }
+    }
+}
