@@ -97,11 +97,21 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // gRPC clients of providers on `<dir>/<provider>.sock`, shared by the CSI driver and the sync controller.
+        .target(
+            name: "ProviderClient",
+            dependencies: [
+                "ProviderAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `akvs csi-driver`: the Secrets Store CSI node plugin (mounts, pod status, Secret sync, rotation).
         .target(
             name: "CSIDriver",
             dependencies: [
-                "CSIAPI", "ProviderAPI", "AtomicWriter", "Kubernetes", "SecretsStoreAPI", "ObjectFormats", "StructuredJSON",
+                "CSIAPI", "ProviderAPI", "ProviderClient", "AtomicWriter", "Kubernetes", "SecretsStoreAPI", "ObjectFormats", "StructuredJSON",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -187,7 +197,7 @@ let package = Package(
         // `akvs sync-controller`: SecretSync → Kubernetes Secret (the Secret Store extension's role).
         .target(
             name: "SyncController",
-            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "KeyVault", "StructuredJSON",
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "KeyVault", "StructuredJSON", "ProviderClient",
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "Hummingbird", package: "hummingbird"),
@@ -230,7 +240,7 @@ let package = Package(
             name: "akvs",
             dependencies: [
                 "Emulator", "KeyVault", "AzureIdentity", "AKVSBench", "Demo", "AzureProvider", "SecretsStoreAPI", "ProviderServer",
-                "Kubernetes", "SyncController", "CSIDriver",
+                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -244,7 +254,7 @@ let package = Package(
                                                                 "AzureProvider", "KeyVault", "AzureIdentity", "Emulator", "EmulatorTestSupport",
                                                                 .product(name: "Crypto", package: "swift-crypto"),
                                                                 .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIAPI", "ProviderAPI", "ProviderServer", "AzureProvider", "Kubernetes",
+        .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIAPI", "ProviderAPI", "ProviderClient", "ProviderServer", "AzureProvider", "Kubernetes",
                                                            "KubernetesTestServer", "SecretsStoreAPI", "Emulator", "EmulatorTestSupport", "KeyVault",
                                                            "AtomicWriter", "ObjectFormats",
                                                            .product(name: "GRPCCore", package: "grpc-swift-2"),

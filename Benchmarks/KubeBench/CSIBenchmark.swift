@@ -116,7 +116,7 @@ struct CSIBenchmark {
             // 3: the provider shares results for one interval (--object-cache-ttl = rotation interval).
             provider.stop()
             provider = try startProvider(work, caFile: caFile, cacheTTL: intervalSeconds)
-            let perClass = volumes / 10
+            let perClass = (volumes + 9) / 10
             let fillStart = ContinuousClock.now
             try await forEachConcurrently(0..<volumes, width: 32) { i in
                 try await publish(node, request(work, pod: "v-\(i)", namespace: "ns-\(i / perClass)", spc: "shared"))

@@ -77,9 +77,9 @@ struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
     /// Request errors are InvalidArgument; a missing SecretProviderClass NotFound; an absent provider Unavailable; the rest Internal.
     static func status(_ error: PublishError) -> RPCError {
         switch error {
-        case .invalidRequest, .missingAttribute, .invalidProviderName, .spcInvalid: return RPCError(code: .invalidArgument, message: error.description)
+        case .invalidRequest, .missingAttribute, .provider(.invalidName), .spcInvalid: return RPCError(code: .invalidArgument, message: error.description)
         case .spcNotFound: return RPCError(code: .notFound, message: error.description)
-        case .providerNotFound: return RPCError(code: .unavailable, message: error.description)
+        case .provider(.notFound): return RPCError(code: .unavailable, message: error.description)
         default: return RPCError(code: .internalError, message: "failed to mount secrets store objects: \(error.description)")
         }
     }

@@ -6,6 +6,7 @@ import Crypto
 import Foundation
 import Kubernetes
 import Logging
+import ProviderClient
 import SecretsStoreAPI
 
 /// NodePublishVolume and NodeUnpublishVolume as the upstream driver (v1.6) does them: read the pod's
@@ -117,8 +118,7 @@ public struct NodePublisher: Sendable {
             mountedNow = true
         }
         do {
-            let reply = try await providers.mount(provider: provider, attributes: Self.json(attributes), secrets: Self.json(request.secrets),
-                                                  permission: "420", targetPath: target)
+            let reply = try await callProvider(provider, attributes: attributes, secrets: request.secrets, target: target)
             let changed = try write(reply.files, to: target)
             let objects = reply.objectVersions.map { SecretProviderClassPodStatus.ObjectVersion(id: $0.id, version: $0.version) }
             try await remember(pod: pod, provider: provider, target: target, objects: objects)
@@ -138,6 +138,14 @@ public struct NodePublisher: Sendable {
                 rmdir(target)
             }
             throw error
+        }
+    }
+
+    private func callProvider(_ provider: String, attributes: [String: String], secrets: [String: String], target: String) async throws(PublishError) -> ProviderMountResult {
+        do {
+            return try await providers.mount(provider: provider, attributes: Self.json(attributes), secrets: Self.json(secrets), permission: "420", targetPath: target)
+        } catch {
+            throw .provider(error)
         }
     }
 

@@ -1,15 +1,15 @@
+import ProviderClient
+
 /// Why a NodePublishVolume or NodeUnpublishVolume failed. Messages name the field or object and the fix,
 /// never a secret value; `errorType` is the upstream `error_type` metric label.
 public enum PublishError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A request field is missing or wrong (gRPC InvalidArgument).
     case invalidRequest(String)
     case missingAttribute(String)
-    case invalidProviderName(String)
     case spcNotFound(namespace: String, name: String, reason: String)
     case spcInvalid(namespace: String, name: String, reason: String)
-    case providerNotFound(provider: String, searched: [String])
-    case providerCall(provider: String, code: String, message: String)
-    case providerErrorCode(provider: String, code: String)
+    /// The provider could not be found or called, or it answered with an error.
+    case provider(ProviderCallError)
     case invalidFile(path: String, reason: String)
     case mount(String)
     case write(String)
@@ -20,18 +20,11 @@ public enum PublishError: Error, CustomStringConvertible, Sendable, Equatable {
         case .invalidRequest(let m): return m
         case .missingAttribute(let key):
             return "volume attribute \(key) is missing; kubelet sets it when the CSIDriver object has podInfoOnMount: true"
-        case .invalidProviderName(let p):
-            return "provider '\(p)' is not a valid provider name: use 1-30 characters of [a-zA-Z0-9_-] in the SecretProviderClass spec.provider"
         case .spcNotFound(let ns, let n, let r):
             return "failed to get secretproviderclass \(ns)/\(n), error: \(r); create it in namespace \(ns) (a pod can only use a SecretProviderClass of its own namespace)"
         case .spcInvalid(let ns, let n, let r):
             return "secretproviderclass \(ns)/\(n): \(r)"
-        case .providerNotFound(let p, let searched):
-            return "provider '\(p)' is not running on this node: no socket at \(searched.joined(separator: " or ")); install the \(p) provider DaemonSet or fix spec.provider"
-        case .providerCall(let p, let code, let message):
-            return "provider '\(p)' Mount failed (\(code)): \(message)"
-        case .providerErrorCode(let p, let code):
-            return "mount request failed with provider error code \(code) (provider '\(p)')"
+        case .provider(let e): return e.description
         case .invalidFile(let path, let reason):
             return "provider returned an unsafe file path '\(path)': \(reason); nothing was written"
         case .mount(let m): return m
@@ -44,10 +37,10 @@ public enum PublishError: Error, CustomStringConvertible, Sendable, Equatable {
     public var errorType: String {
         switch self {
         case .invalidRequest, .missingAttribute, .spcInvalid: return "FailedToMount"
-        case .invalidProviderName, .providerNotFound: return "FailedToLookupProviderGRPCClient"
+        case .provider(.invalidName), .provider(.notFound): return "FailedToLookupProviderGRPCClient"
         case .spcNotFound: return "SecretProviderClassNotFound"
-        case .providerCall: return "GRPCProviderError"
-        case .providerErrorCode(_, let code): return code
+        case .provider(.call): return "GRPCProviderError"
+        case .provider(.errorCode(_, let code)): return code
         case .invalidFile, .write: return "FileWriteError"
         case .mount: return "FailedToEnsureMountPoint"
         case .podStatus: return "FailedToMount"

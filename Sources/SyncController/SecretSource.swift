@@ -1,5 +1,6 @@
 import AzureProvider
 import Foundation
+import ProviderClient
 import SecretsStoreAPI
 
 /// What the controller asks a provider for: one SecretProviderClass, as one SecretSync's service account.
@@ -67,6 +68,43 @@ public struct AzureSecretSource: SecretSource {
         }
         for failure in partial.failures { result.failures[failure.fileName] = failure.failure.description }
         result.vaultUnavailable = partial.entries.isEmpty && partial.failures.contains { $0.failure.transient }
+        return result
+    }
+}
+
+/// Providers other than Azure, called over their `<dir>/<provider>.sock` as the upstream sync controller does;
+/// `azure` stays in-process. A socket provider answers all-or-nothing, so partial sync does not apply to it.
+public struct ProviderRouter: SecretSource {
+    public let azure: AzureSecretSource
+    public let sockets: ProviderClients
+
+    public init(azure: AzureSecretSource, sockets: ProviderClients) { self.azure = azure; self.sockets = sockets }
+
+    public func fetch(_ request: FetchRequest) async throws(SyncFailure) -> FetchedObjects {
+        let spc = request.secretProviderClass
+        let provider = spc.spec.provider ?? ""
+        if provider == "azure" { return try await azure.fetch(request) }
+        let name = "\(request.namespace)/\(spc.metadata.name ?? "")"
+        var attributes = spc.spec.parameters ?? [:]
+        attributes["csi.storage.k8s.io/pod.name"] = request.podName
+        attributes["csi.storage.k8s.io/pod.uid"] = request.podUID
+        attributes["csi.storage.k8s.io/pod.namespace"] = request.namespace
+        attributes["csi.storage.k8s.io/serviceAccount.name"] = request.serviceAccountName
+        attributes["csi.storage.k8s.io/serviceAccount.tokens"] = request.serviceAccountTokens
+        let json = (try? JSONSerialization.data(withJSONObject: attributes, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let reply: ProviderMountResult
+        do {
+            reply = try await sockets.mount(provider: provider, attributes: json, secrets: "{}", permission: "420", targetPath: "/mnt/secrets-store")
+        } catch {
+            if case .invalidName = error { throw SyncFailure(.controllerSPCError, "SecretProviderClass \(name): \(error.description)") }
+            throw SyncFailure(.providerError, error.description)
+        }
+        var result = FetchedObjects()
+        for file in reply.files where request.referencedFiles.contains(file.path) { result.files[file.path] = file.contents }
+        for version in reply.objectVersions { result.versions[version.id] = version.version }
+        for missing in request.referencedFiles where result.files[missing] == nil {
+            result.failures[missing] = "provider '\(provider)' returned no file \(missing) (it returned: \(reply.files.map(\.path).sorted().joined(separator: ", ")))"
+        }
         return result
     }
 }

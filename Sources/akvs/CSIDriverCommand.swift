@@ -3,6 +3,7 @@ import CSIDriver
 import Foundation
 import Kubernetes
 import Logging
+import ProviderClient
 
 /// `akvs csi-driver`: drop-in for the Secrets Store CSI driver's node plugin container (upstream flag names).
 struct CSIDriverCommand: AsyncParsableCommand {
@@ -67,7 +68,8 @@ struct CSIDriverCommand: AsyncParsableCommand {
         } catch { throw ValidationError("\(error)") }
         let client = try KubernetesClient(configuration: kube, logger: logger)
         let driverMetrics = DriverMetrics()
-        let publisher = NodePublisher(configuration: configuration, client: client, providers: ProviderClients(configuration: configuration, logger: logger),
+        let publisher = NodePublisher(configuration: configuration, client: client, providers: ProviderClients(searchPaths: configuration.additionalProviderVolumePaths + [configuration.providerVolumePath],
+                                                                 maxMessageBytes: configuration.maxCallRecvMessageSize, timeout: configuration.providerTimeout, logger: logger),
                                       metrics: driverMetrics, logger: logger)
         let server = CSIDriverServer(options: .init(endpoint: endpoint, metricsHost: metrics.host, metricsPort: metrics.port,
                                                     healthHost: health.host, healthPort: health.port),

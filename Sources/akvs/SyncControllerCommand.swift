@@ -4,6 +4,7 @@ import Foundation
 import KeyVault
 import Kubernetes
 import Logging
+import ProviderClient
 import SyncController
 
 /// `akvs sync-controller`: SecretSync → Kubernetes Secret (upstream flag names, SSE settings).
@@ -33,6 +34,9 @@ struct SyncControllerCommand: AsyncParsableCommand {
     @Option(name: .customLong("vault-requests-per-second"), help: "Request budget per vault (Key Vault allows about 400/s per vault; 0 = no budget).")
     var vaultRequestsPerSecond: Double = 300
     @Option(name: .customLong("ca-file"), help: "Extra CA bundle to trust for Azure endpoints (e.g. the emulator's ca.pem).") var caFile: String?
+    @Option(name: .customLong("provider-volume"), help: "Folder of <provider>.sock for providers other than azure (azure runs in-process).")
+    var providerVolume: String = "/provider"
+    @Option(name: .customLong("max-call-recv-msg-size"), help: "Largest provider reply accepted, in bytes.") var maxCallRecvMsgSize: Int = 4 * 1024 * 1024
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
     func run() async throws {
@@ -65,6 +69,8 @@ struct SyncControllerCommand: AsyncParsableCommand {
         let configuration = settings
         let http = SyncHTTPServer(host: metrics.host, metricsPort: metrics.port, healthPort: health.port, statistics: statistics, logger: logger)
         let leaderElect = self.leaderElect
+        let providerVolume = self.providerVolume, maxCallRecvMsgSize = self.maxCallRecvMsgSize
+        guard maxCallRecvMsgSize > 0 else { throw ValidationError("--max-call-recv-msg-size must be a positive number of bytes") }
         let identity = "\(ProcessInfo.processInfo.hostName)-\(UUID().uuidString.prefix(8))"
         print("akvs sync-controller starting api=\(kube.server.absoluteString) metrics=\(metricsBindAddress) health=\(healthProbeBindAddress) leader-elect=\(leaderElect)")
         fflush(nil)
@@ -72,7 +78,8 @@ struct SyncControllerCommand: AsyncParsableCommand {
             group.addTask { try await http.run() }
             group.addTask {
                 let key = try await HashKeyStore.loadOrCreate(client: client, namespace: controllerNamespace)
-                var made = SyncController(client: client, source: AzureSecretSource(provider: provider), configuration: configuration,
+                let sockets = ProviderClients(searchPaths: [providerVolume], maxMessageBytes: maxCallRecvMsgSize, logger: logger)
+                var made = SyncController(client: client, source: ProviderRouter(azure: AzureSecretSource(provider: provider), sockets: sockets), configuration: configuration,
                                           hashKey: key, statistics: statistics, logger: logger)
                 made.vaultLimiters = limiters
                 let controller = made

@@ -13,6 +13,7 @@ import KeyVault
 import Kubernetes
 import KubernetesTestServer
 import Logging
+import ProviderClient
 import ProviderServer
 import SecretsStoreAPI
 
@@ -62,7 +63,8 @@ struct CSIHarness: Sendable {
                 configuration.secretSyncRetryDelay = retryDelay
                 let metrics = DriverMetrics()
                 let publisher = NodePublisher(configuration: configuration, client: client,
-                                              providers: ProviderClients(configuration: configuration, logger: quiet), metrics: metrics, logger: quiet)
+                                              providers: ProviderClients(searchPaths: configuration.additionalProviderVolumePaths + [configuration.providerVolumePath],
+                                                                         timeout: configuration.providerTimeout, logger: quiet), metrics: metrics, logger: quiet)
                 let socket = dir.appendingPathComponent("csi.sock").path
                 let driver = CSIDriverServer(options: .init(endpoint: "unix://\(socket)", metricsHost: "127.0.0.1", metricsPort: 0,
                                                             healthHost: "127.0.0.1", healthPort: 0),

@@ -21,7 +21,7 @@ public struct ProviderFile: Sendable, Equatable {
 }
 
 /// gRPC clients of the providers on this node (`<dir>/<provider>.sock`), one cached connection each,
-/// as upstream: unix socket, plaintext, retry on UNAVAILABLE.
+/// as upstream: unix socket, plaintext, retry on UNAVAILABLE. Shared by the CSI driver and the sync controller.
 public actor ProviderClients {
     private struct Entry {
         var generation: Int
@@ -30,6 +30,8 @@ public actor ProviderClients {
         var inode: UInt64
         var client: GRPCClient<HTTP2ClientTransport.Posix>
         var connections: Task<Void, Never>
+        /// Whether the connection answered its first (Version) call.
+        var warmUp: Task<Bool, Never>
     }
     private var entries: [String: Entry] = [:]
     private var generations = 0
@@ -43,27 +45,28 @@ public actor ProviderClients {
         !name.isEmpty && name.count <= 30 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
     }
 
-    public init(configuration: DriverConfiguration, logger: Logger) {
-        self.searchPaths = configuration.additionalProviderVolumePaths + [configuration.providerVolumePath]
-        self.maxMessageBytes = configuration.maxCallRecvMessageSize
-        self.timeout = configuration.providerTimeout
+    /// `searchPaths` in lookup order (upstream: the additional paths, then `--provider-volume`).
+    public init(searchPaths: [String], maxMessageBytes: Int = 4 * 1024 * 1024, timeout: Duration = .seconds(60), logger: Logger) {
+        self.searchPaths = searchPaths
+        self.maxMessageBytes = maxMessageBytes
+        self.timeout = timeout
         self.logger = logger
     }
 
     /// The socket of `provider`: the first `<dir>/<provider>.sock` that exists, additional paths first.
-    func socket(for provider: String) throws(PublishError) -> String {
+    func socket(for provider: String) throws(ProviderCallError) -> String {
         guard Self.validName(provider) else {
-            throw .invalidProviderName(provider)
+            throw .invalidName(provider)
         }
         let candidates = searchPaths.map { ($0 as NSString).appendingPathComponent("\(provider).sock") }
         for path in candidates where FileManager.default.fileExists(atPath: path) {
             // A socket left by a crashed provider would make gRPC retry until the timeout: tell at once instead.
             guard Self.accepts(path) else {
-                throw .providerCall(provider: provider, code: "unavailable", message: "nothing accepts connections on \(path); the provider is not running (restarting?)")
+                throw .call(provider: provider, code: "unavailable", message: "nothing accepts connections on \(path); the provider is not running (restarting?)")
             }
             return path
         }
-        throw .providerNotFound(provider: provider, searched: candidates)
+        throw .notFound(provider: provider, searched: candidates)
     }
 
     /// Whether a process listens on the unix socket at `path` (one connect, closed at once).
@@ -86,7 +89,7 @@ public actor ProviderClients {
     }
 
     /// Calls Mount on `provider`.
-    public func mount(provider: String, attributes: String, secrets: String, permission: String, targetPath: String) async throws(PublishError) -> ProviderMountResult {
+    public func mount(provider: String, attributes: String, secrets: String, permission: String, targetPath: String) async throws(ProviderCallError) -> ProviderMountResult {
         var request = V1alpha1_MountRequest()
         request.attributes = attributes
         request.secrets = secrets
@@ -97,30 +100,30 @@ public actor ProviderClients {
         options.maxResponseMessageBytes = maxMessageBytes
         var reply: V1alpha1_MountResponse?
         for attempt in 0..<2 {
-            let (client, generation) = try client(for: provider)
+            let (client, generation) = try await client(for: provider)
             do {
                 reply = try await V1alpha1_CSIDriverProvider.Client(wrapping: client).mount(request, options: options)
                 break
             } catch let error as RPCError {
                 guard error.code == .unavailable || error.code == .deadlineExceeded else {
-                    throw .providerCall(provider: provider, code: "\(error.code)", message: error.message)
+                    throw .call(provider: provider, code: "\(error.code)", message: error.message)
                 }
                 // A provider restarted on the same socket leaves the cached connection failed: reconnect once.
                 drop(provider, generation: generation)
-                if attempt == 1 { throw .providerCall(provider: provider, code: "\(error.code)", message: error.message) }
+                if attempt == 1 { throw .call(provider: provider, code: "\(error.code)", message: error.message) }
             } catch {
-                throw .providerCall(provider: provider, code: "unknown", message: "\(error)")
+                throw .call(provider: provider, code: "unknown", message: "\(error)")
             }
         }
-        guard let reply else { throw .providerCall(provider: provider, code: "unknown", message: "no reply") }
-        if !reply.error.code.isEmpty { throw .providerErrorCode(provider: provider, code: reply.error.code) }
+        guard let reply else { throw .call(provider: provider, code: "unknown", message: "no reply") }
+        if !reply.error.code.isEmpty { throw .errorCode(provider: provider, code: reply.error.code) }
         return ProviderMountResult(files: reply.files.map { ProviderFile(path: $0.path, mode: $0.mode, contents: Array($0.contents)) },
                                    objectVersions: reply.objectVersion.map { ($0.id, $0.version) })
     }
 
     /// Calls Version (used by the provider health check).
-    public func version(provider: String) async throws(PublishError) -> String {
-        let client = try client(for: provider).client
+    public func version(provider: String) async throws(ProviderCallError) -> String {
+        let client = try await client(for: provider).client
         var request = V1alpha1_VersionRequest()
         request.version = "v1alpha1"
         var options = CallOptions.defaults
@@ -129,17 +132,20 @@ public actor ProviderClients {
             let reply = try await V1alpha1_CSIDriverProvider.Client(wrapping: client).version(request, options: options)
             return "\(reply.runtimeName) \(reply.runtimeVersion)"
         } catch let error as RPCError {
-            throw .providerCall(provider: provider, code: "\(error.code)", message: error.message)
+            throw .call(provider: provider, code: "\(error.code)", message: error.message)
         } catch {
-            throw .providerCall(provider: provider, code: "unknown", message: "\(error)")
+            throw .call(provider: provider, code: "unknown", message: "\(error)")
         }
     }
 
-    private func client(for provider: String) throws(PublishError) -> (client: GRPCClient<HTTP2ClientTransport.Posix>, generation: Int) {
+    private func client(for provider: String) async throws(ProviderCallError) -> (client: GRPCClient<HTTP2ClientTransport.Posix>, generation: Int) {
         let path = try socket(for: provider)
         var st = stat()
         let inode = lstat(path, &st) == 0 ? UInt64(st.st_ino) : 0
-        if let entry = entries[provider], entry.socket == path, entry.inode == inode { return (entry.client, entry.generation) }
+        if let entry = entries[provider], entry.socket == path, entry.inode == inode {
+            try await ready(entry, provider: provider)
+            return (entry.client, entry.generation)
+        }
         if let stale = entries.removeValue(forKey: provider) { stale.client.beginGracefulShutdown() }
         // Retry only UNAVAILABLE (provider restarting), 3 attempts with 1s→10s backoff as upstream; not waitForReady,
         // so a provider that is down fails the call in seconds with a clear error and kubelet retries the mount.
@@ -152,13 +158,42 @@ public actor ProviderClients {
             transport = try HTTP2ClientTransport.Posix(target: .unixDomainSocket(path: path, authority: "localhost"), transportSecurity: .plaintext,
                                                        config: .defaults, serviceConfig: service)
         } catch {
-            throw .providerCall(provider: provider, code: "unavailable", message: "cannot create a client for \(path): \(error)")
+            throw .call(provider: provider, code: "unavailable", message: "cannot create a client for \(path): \(error)")
         }
         let client = GRPCClient(transport: transport)
         let connections = Task { _ = try? await client.runConnections() }
         generations += 1
-        entries[provider] = Entry(generation: generations, socket: path, inode: inode, client: client, connections: connections)
-        return (client, generations)
+        let entry = Entry(generation: generations, socket: path, inode: inode, client: client, connections: connections,
+                          warmUp: Task { await Self.warmUp(client) })
+        entries[provider] = entry
+        try await ready(entry, provider: provider)
+        return (client, entry.generation)
+    }
+
+    /// Waits until a new connection has answered once; a connection that never does is dropped.
+    private func ready(_ entry: Entry, provider: String) async throws(ProviderCallError) {
+        guard await entry.warmUp.value else {
+            drop(provider, generation: entry.generation)
+            throw .call(provider: provider, code: "unavailable", message: "the provider on \(entry.socket) did not answer Version; it is not ready (restarting?)")
+        }
+    }
+
+    /// One Version call, retried briefly: calls made on a connection that has not started yet can stall until their
+    /// deadline, so the first call is a cheap one with a short deadline rather than a mount.
+    static func warmUp(_ client: GRPCClient<HTTP2ClientTransport.Posix>) async -> Bool {
+        var request = V1alpha1_VersionRequest()
+        request.version = "v1alpha1"
+        var options = CallOptions.defaults
+        options.timeout = .seconds(2)
+        for _ in 0..<5 {
+            do {
+                _ = try await V1alpha1_CSIDriverProvider.Client(wrapping: client).version(request, options: options)
+                return true
+            } catch {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        return false
     }
 
     /// Forgets the client that failed, unless a concurrent call already replaced it; the next call connects afresh.
@@ -175,6 +210,27 @@ public actor ProviderClients {
         for entry in all {
             entry.client.beginGracefulShutdown()
             await entry.connections.value
+        }
+    }
+}
+
+/// A provider call that failed; messages name the provider, the socket and the fix.
+public enum ProviderCallError: Error, CustomStringConvertible, Sendable, Equatable {
+    case invalidName(String)
+    case notFound(provider: String, searched: [String])
+    case call(provider: String, code: String, message: String)
+    case errorCode(provider: String, code: String)
+
+    public var description: String {
+        switch self {
+        case .invalidName(let p):
+            return "provider '\(p)' is not a valid provider name: use 1-30 characters of [a-zA-Z0-9_-] in the SecretProviderClass spec.provider"
+        case .notFound(let p, let searched):
+            return "provider '\(p)' is not running on this node: no socket at \(searched.joined(separator: " or ")); install the \(p) provider DaemonSet or fix spec.provider"
+        case .call(let p, let code, let message):
+            return "provider '\(p)' Mount failed (\(code)): \(message)"
+        case .errorCode(let p, let code):
+            return "mount request failed with provider error code \(code) (provider '\(p)')"
         }
     }
 }
