@@ -6,6 +6,7 @@ import EmulatorTestSupport
 import Foundation
 import KeyVault
 import Logging
+import ProviderClient
 import Kubernetes
 import KubernetesTestServer
 import SecretsStoreAPI
@@ -23,7 +24,7 @@ struct Harness: Sendable {
 
     static func with(pollInterval: Duration = .seconds(3600), partial: Bool = true, startController: Bool = true,
                      circuit: (threshold: Int, cooldown: Duration) = (5, .seconds(30)), generatedSPCParameters: Bool = false,
-                     driftRepair: Bool = false, _ body: (Harness) async throws -> Void) async throws {
+                     driftRepair: Bool = false, providerDirectory: String? = nil, _ body: (Harness) async throws -> Void) async throws {
         try await KubeTestServer.with(.init(bookmarkInterval: .milliseconds(200))) { server in
             let config = try KubernetesConfiguration.kubeconfig(yaml: server.kubeconfig(), directory: "/", source: "test")
             let client = try KubernetesClient(configuration: config)
@@ -64,7 +65,10 @@ struct Harness: Sendable {
                     syncConfig.generatedSPCParameters = ["cloudName": "AzureStackCloud", "cloudEnvFileName": emulator.emulator.credentials.cloudEnvFile,
                                                          "tenantId": EmulatorFixture.tenant]
                 }
-                let controller = SyncController(client: client, source: source, configuration: syncConfig,
+                let routed: any SecretSource = providerDirectory.map {
+                    ProviderRouter(azure: source, sockets: ProviderClients(searchPaths: [$0], timeout: .seconds(10), logger: logger))
+                } ?? source
+                let controller = SyncController(client: client, source: routed, configuration: syncConfig,
                                                 hashKey: SymmetricKey(size: .bits256), statistics: statistics, logger: logger)
                 let run = Task { if startController { await controller.run() } }
                 let harness = Harness(server: server, client: client, emulator: emulator, statistics: statistics, source: source)
