@@ -68,15 +68,15 @@ struct SyncBenchmark {
 
         // Cycle 1 is as fast as the controller goes; later cycles follow each SecretSync's own schedule
         // (its last sync + the poll interval), so their wall time mirrors cycle 1.
-        var cycles: [(seconds: Double, gets: Int, tokens: Int, secretWrites: Int, statusWrites: Int, rss: Double)] = []
-        var lastSecret = 0, lastStatus = 0
+        var cycles: [(seconds: Double, gets: Int, tokens: Int, calls: Int, secretWrites: Int, statusWrites: Int, rss: Double)] = []
+        var lastSecret = 0, lastStatus = 0, lastCalls = 0
         for cycle in 1...3 {
             let cycleStart = cycle == 1 ? start : start + .seconds(pollSeconds * (cycle - 1))
             while await statistics.reconciles < total * cycle { try await Task.sleep(for: .milliseconds(50)) }
             let counters = try await admin.reset()
-            let s = await statistics.secretWrites, st = await statistics.statusWrites
-            cycles.append((seconds(ContinuousClock.now - cycleStart), counters.gets, counters.tokens, s - lastSecret, st - lastStatus, rssMiB()))
-            lastSecret = s; lastStatus = st
+            let s = await statistics.secretWrites, st = await statistics.statusWrites, calls = await statistics.providerCalls
+            cycles.append((seconds(ContinuousClock.now - cycleStart), counters.gets, counters.tokens, calls - lastCalls, s - lastSecret, st - lastStatus, rssMiB()))
+            lastSecret = s; lastStatus = st; lastCalls = calls
         }
         let results = await statistics.results
         run.cancel()
@@ -89,12 +89,12 @@ struct SyncBenchmark {
             "",
             String(format: "Filling the test server: %.1f s. Controller RSS before start: %.1f MiB.", fill, rssBefore),
             "",
-            "| cycle | wall s (2, 3: paced by the schedule) | Key Vault GETs | Entra token requests | Secret writes | status writes | controller RSS MiB |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| cycle | wall s (2, 3: paced by the schedule) | provider calls | Key Vault GETs | Entra token requests | Secret writes | status writes | controller RSS MiB |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         let names = ["1 (create)", "2 (poll, unchanged)", "3 (poll, unchanged)"]
         for (i, c) in cycles.enumerated() {
-            lines.append(String(format: "| %@ | %.1f | %d | %d | %d | %d | %.1f |", names[i], c.seconds, c.gets, c.tokens, c.secretWrites, c.statusWrites, c.rss))
+            lines.append(String(format: "| %@ | %.1f | %d | %d | %d | %d | %d | %.1f |", names[i], c.seconds, c.calls, c.gets, c.tokens, c.secretWrites, c.statusWrites, c.rss))
         }
         lines.append("")
         lines.append("Reconcile results: " + results.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))

@@ -20,6 +20,7 @@ struct SecretSyncReconciler: Sendable {
     let statistics: SyncStatistics
     let configuration: SyncConfiguration
     let logger: Logger
+    let groups: GroupedFetches
 
     enum Outcome: Equatable {
         case synced
@@ -70,17 +71,7 @@ struct SecretSyncReconciler: Sendable {
             if let pause = await circuits.pause(for: vault) {
                 throw SyncFailure(.providerError, "Key Vault \(vault) was unavailable or throttling for \(pause.failures) reconciles in a row; calls to it are paused for \(Int(Double(pause.remaining.components.seconds) + 1)) s and the Secret keeps its last values")
             }
-            let fetched: FetchedObjects
-            do {
-                fetched = try await source.fetch(FetchRequest(secretProviderClass: spc, namespace: namespace, serviceAccountName: sync.spec.serviceAccountName,
-                                                              serviceAccountTokens: tokenJSON, podName: configuration.podName, podUID: configuration.podUID,
-                                                              referencedFiles: SecretDataBuilder.referencedFiles(sync)))
-                await statistics.providerCalled(failed: !fetched.failures.isEmpty)
-                await circuits.record(vault, unavailable: fetched.vaultUnavailable)
-            } catch {
-                await statistics.providerCalled(failed: true)
-                throw error
-            }
+            let fetched = try await fetchForGroup(sync, spc: spc, namespace: namespace, tokenJSON: tokenJSON, vault: vault)
             var built = SecretDataBuilder.build(sync, fetched: fetched)
             if !built.missing.isEmpty {
                 // Nothing fetched is a provider failure, not a partial sync; the Secret stays as it was.
@@ -153,6 +144,47 @@ struct SecretSyncReconciler: Sendable {
     }
 
     /// Per-item JSON, as the Secret Store extension reports PartialSync.
+    /// Fetches for this SecretSync through its group: one provider call serves every member of the group
+    /// (same SPC uid and generation, service account and audience) that is due within the group window.
+    func fetchForGroup(_ sync: SecretSync, spc: SecretProviderClass, namespace: String, tokenJSON: String, vault: String) async throws(SyncFailure) -> FetchedObjects {
+        let wanted = SecretDataBuilder.referencedFiles(sync)
+        var union = wanted
+        for other in await syncs.list(namespace: namespace)
+        where other.spec.secretProviderClassName == sync.spec.secretProviderClassName && other.spec.serviceAccountName == sync.spec.serviceAccountName {
+            union.formUnion(SecretDataBuilder.referencedFiles(other))
+        }
+        let key = GroupedFetches.Key(namespace: namespace, spcUID: spc.metadata.uid ?? "", spcGeneration: spc.metadata.generation ?? 0,
+                                     serviceAccount: sync.spec.serviceAccountName, audience: configuration.tokenAudience)
+        let request = FetchRequest(secretProviderClass: spc, namespace: namespace, serviceAccountName: sync.spec.serviceAccountName,
+                                   serviceAccountTokens: tokenJSON, podName: configuration.podName, podUID: configuration.podUID, referencedFiles: wanted)
+        let source = self.source, statistics = self.statistics, circuits = self.circuits
+        let result = await groups.fetch(key, wanted: wanted, union: union) { files in
+            var groupRequest = request
+            groupRequest.referencedFiles = files
+            do {
+                let fetched = try await source.fetch(groupRequest)
+                await statistics.providerCalled(failed: !fetched.failures.isEmpty)
+                await circuits.record(vault, unavailable: fetched.vaultUnavailable)
+                return .success(fetched)
+            } catch let failure as SyncFailure {
+                await statistics.providerCalled(failed: true)
+                return .failure(failure)
+            } catch {
+                await statistics.providerCalled(failed: true)
+                return .failure(SyncFailure(.providerError, "\(error)"))
+            }
+        }
+        switch result {
+        case .success(var fetched):
+            // Only this member's items: another member's failure is not this SecretSync's partial sync.
+            fetched.files = fetched.files.filter { entry in wanted.contains(entry.key) || wanted.contains { entry.key.hasPrefix($0 + "/") } }
+            fetched.failures = fetched.failures.filter { wanted.contains($0.key) }
+            return fetched
+        case .failure(let failure):
+            throw failure
+        }
+    }
+
     static func itemsMessage(_ missing: [String: String]) -> String {
         let items: JSONValue = .array(missing.keys.sorted().map { ["targetKey": .string($0), "error": .string(missing[$0]!)] })
         return String(decoding: items.encoded(), as: UTF8.self)

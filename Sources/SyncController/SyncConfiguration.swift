@@ -1,4 +1,5 @@
 import Foundation
+import SecretsStoreAPI
 
 /// Controller settings; names follow the Secret Store extension and the upstream controller.
 public struct SyncConfiguration: Sendable {
@@ -42,10 +43,19 @@ public struct SyncConfiguration: Sendable {
 
     /// When a SecretSync is next due after a sync: the interval plus a jitter fixed by its UID, so refreshes
     /// spread evenly instead of firing together (and stay spread after a restart).
-    public func refreshDelay(uid: String) -> Duration {
+    public func refreshDelay(key: String) -> Duration {
         guard jitterSeconds > 0 else { return pollInterval }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in uid.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return pollInterval + .milliseconds(Int(hash % UInt64(jitterSeconds * 1000)))
     }
+
+    /// What a SecretSync's schedule is spread by: its group (namespace, SecretProviderClass, service account),
+    /// so that a group comes due together and is fetched with one provider call, while groups are spread apart.
+    public static func scheduleKey(_ sync: SecretSync) -> String {
+        "\(sync.metadata.namespace ?? "")/\(sync.spec.secretProviderClassName)/\(sync.spec.serviceAccountName)"
+    }
+
+    /// How long a group's fetch result serves members that reconcile after it: a tenth of the interval, at most 10 s.
+    public var groupWindow: Duration { min(pollInterval / 10, .seconds(10)) }
 }

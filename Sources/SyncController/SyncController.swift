@@ -35,7 +35,7 @@ public struct SyncController: Sendable {
             client: client, syncs: syncs, classes: classes, source: source, hasher: SyncHasher(key: hashKey),
             tokens: TokenProvider(client: client), events: EventRecorder(client: client, controller: configuration.controllerName, instance: configuration.instance),
             memory: memory, circuits: VaultCircuits(threshold: configuration.circuitBreakerThreshold, cooldown: configuration.circuitBreakerCooldown),
-            statistics: statistics, configuration: configuration, logger: logger)
+            statistics: statistics, configuration: configuration, logger: logger, groups: GroupedFetches(window: configuration.groupWindow))
         let syncEvents = await syncs.events()
         let classEvents = await classes.events()
         let akvSyncs = Informer<AKVSync>(client: client, logger: logger)
@@ -152,8 +152,8 @@ public struct SyncController: Sendable {
             switch outcome {
             case .synced, .repaired:
                 await queue.forget(key)
-                let uid = await syncs.get(key)?.metadata.uid ?? key
-                await queue.add(key, after: configuration.refreshDelay(uid: uid))
+                let spread = await syncs.get(key).map(SyncConfiguration.scheduleKey) ?? key
+                await queue.add(key, after: configuration.refreshDelay(key: spread))
             case .failed:
                 await queue.addRateLimited(key)
             case .retry:
@@ -169,7 +169,7 @@ public struct SyncController: Sendable {
     static func initialDelay(_ sync: SecretSync, configuration: SyncConfiguration, now: Date) -> Duration {
         guard let last = sync.status?.lastSuccessfulSyncTime, let lastDate = APITime.parse(last), !(sync.status?.syncHash ?? "").isEmpty,
               sync.status?.conditions?.allSatisfy({ $0.status == "True" }) ?? false else { return .zero }
-        let due = lastDate.addingTimeInterval(seconds(configuration.refreshDelay(uid: sync.metadata.uid ?? "")))
+        let due = lastDate.addingTimeInterval(seconds(configuration.refreshDelay(key: SyncConfiguration.scheduleKey(sync))))
         let wait = due.timeIntervalSince(now)
         return wait > 0 ? .milliseconds(Int(wait * 1000)) : .zero
     }
