@@ -16,6 +16,19 @@ public struct FetchRequest: Sendable {
     public var referencedFiles: Set<String>
 }
 
+extension FetchRequest {
+    /// The provider's mount attributes: the SPC parameters plus the pod and service-account attributes, as upstream sends them.
+    var attributes: [String: String] {
+        var attributes = secretProviderClass.spec.parameters ?? [:]
+        attributes["csi.storage.k8s.io/pod.name"] = podName
+        attributes["csi.storage.k8s.io/pod.uid"] = podUID
+        attributes["csi.storage.k8s.io/pod.namespace"] = namespace
+        attributes["csi.storage.k8s.io/serviceAccount.name"] = serviceAccountName
+        attributes["csi.storage.k8s.io/serviceAccount.tokens"] = serviceAccountTokens
+        return attributes
+    }
+}
+
 /// What came back: file contents by path (`name`, or `name/N` with version history), object versions, and
 /// failures by file name (partial sync keeps going without them).
 public struct FetchedObjects: Sendable {
@@ -46,12 +59,7 @@ public struct AzureSecretSource: SecretSource {
         guard (spc.spec.provider ?? "") == "azure" else {
             throw SyncFailure(.controllerSPCError, "SecretProviderClass \(name) names provider '\(spc.spec.provider ?? "")'; akvs serves provider 'azure' in-process")
         }
-        var attributes = spc.spec.parameters ?? [:]
-        attributes["csi.storage.k8s.io/pod.name"] = request.podName
-        attributes["csi.storage.k8s.io/pod.uid"] = request.podUID
-        attributes["csi.storage.k8s.io/pod.namespace"] = request.namespace
-        attributes["csi.storage.k8s.io/serviceAccount.name"] = request.serviceAccountName
-        attributes["csi.storage.k8s.io/serviceAccount.tokens"] = request.serviceAccountTokens
+        let attributes = request.attributes
         let partial: PartialMount
         do {
             partial = try await provider.fetchEach(attributes: attributes, secrets: [:], only: request.referencedFiles)
@@ -85,12 +93,7 @@ public struct ProviderRouter: SecretSource {
         let provider = spc.spec.provider ?? ""
         if provider == "azure" { return try await azure.fetch(request) }
         let name = "\(request.namespace)/\(spc.metadata.name ?? "")"
-        var attributes = spc.spec.parameters ?? [:]
-        attributes["csi.storage.k8s.io/pod.name"] = request.podName
-        attributes["csi.storage.k8s.io/pod.uid"] = request.podUID
-        attributes["csi.storage.k8s.io/pod.namespace"] = request.namespace
-        attributes["csi.storage.k8s.io/serviceAccount.name"] = request.serviceAccountName
-        attributes["csi.storage.k8s.io/serviceAccount.tokens"] = request.serviceAccountTokens
+        let attributes = request.attributes
         let json = (try? JSONSerialization.data(withJSONObject: attributes, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         let reply: ProviderMountResult
         do {
