@@ -143,7 +143,7 @@ public struct NodePublisher: Sendable {
 
     private func callProvider(_ provider: String, attributes: [String: String], secrets: [String: String], target: String) async throws(PublishError) -> ProviderMountResult {
         do {
-            return try await providers.mount(provider: provider, attributes: Self.json(attributes), secrets: Self.json(secrets), permission: "420", targetPath: target)
+            return try await providers.mount(provider: provider, attributes: attributes, secrets: secrets, targetPath: target)
         } catch {
             throw .provider(error)
         }
@@ -198,8 +198,29 @@ public struct NodePublisher: Sendable {
     /// Syncs `secretObjects` unless these exact files were synced already; failures raise events and are retried
     /// in the background with backoff, without failing the mount (as upstream, whose sync runs apart from mounts).
     func syncSecrets(spc: SecretProviderClass, pod: PodVolume, target: String, files: [String: [UInt8]], rotated: Bool) async {
+        let failures = await applySecretObjects(spc: spc, pod: pod, target: target, files: files) { desired, outcome in
+            if outcome == .updated, rotated {
+                await events.record(.normal, regarding: podReference(pod), reason: "SecretRotationComplete", action: "SyncSecret",
+                                    note: "Secret \(pod.namespace)/\(desired.name) was updated from SecretProviderClass \(pod.secretProviderClass)")
+            }
+        }
+        if failures.isEmpty {
+            await volumes.update(target) { $0.retry?.cancel(); $0.retry = nil }
+            return
+        }
+        for failure in failures {
+            logger.warning("secret sync failed", metadata: ["secret": "\(pod.namespace)/\(failure.secretName)", "error": "\(failure.reason)"])
+            await events.record(.warning, regarding: podReference(pod), reason: "FailedToCreateSecret", action: "SyncSecret", note: failure.reason)
+        }
+        await scheduleRetry(spc: spc, pod: pod, target: target)
+    }
+
+    /// Applies every Secret of `spc` from `files`, owned by the volume's pod status; remembers the input digest when all
+    /// succeeded (and forgets it otherwise), so identical input is not applied twice. Returns the failures.
+    private func applySecretObjects(spc: SecretProviderClass, pod: PodVolume, target: String, files: [String: [UInt8]],
+                                    applied: (SecretObjectSync.Desired, SecretObjectSync.Outcome) async -> Void = { _, _ in }) async -> [SecretObjectSync.Failure] {
         let digest = Self.digest(files, spc: spc)
-        guard let volume = await volumes.volume(target), volume.syncedDigest != digest, let ownerUID = volume.podStatusUID else { return }
+        guard let volume = await volumes.volume(target), volume.syncedDigest != digest, let ownerUID = volume.podStatusUID else { return [] }
         let owner = OwnerReference(apiVersion: SecretProviderClassPodStatus.resourceKind.apiVersion, kind: SecretProviderClassPodStatus.resourceKind.kind,
                                    name: pod.podStatusName, uid: ownerUID)
         var failures: [SecretObjectSync.Failure] = []
@@ -211,23 +232,12 @@ public struct NodePublisher: Sendable {
                 do {
                     let outcome = try await secrets.apply(desired, namespace: pod.namespace, owner: owner)
                     metrics.syncSecret(provider: spc.spec.provider ?? "", seconds: DriverMetrics.seconds(since: start))
-                    if outcome == .updated, rotated {
-                        await events.record(.normal, regarding: podReference(pod), reason: "SecretRotationComplete", action: "SyncSecret",
-                                            note: "Secret \(pod.namespace)/\(desired.name) was updated from SecretProviderClass \(pod.secretProviderClass)")
-                    }
+                    await applied(desired, outcome)
                 } catch { failures.append(error) }
             }
         }
-        if failures.isEmpty {
-            await volumes.update(target) { $0.syncedDigest = digest; $0.retry?.cancel(); $0.retry = nil }
-            return
-        }
-        await volumes.update(target) { $0.syncedDigest = nil }
-        for failure in failures {
-            logger.warning("secret sync failed", metadata: ["secret": "\(pod.namespace)/\(failure.secretName)", "error": "\(failure.reason)"])
-            await events.record(.warning, regarding: podReference(pod), reason: "FailedToCreateSecret", action: "SyncSecret", note: failure.reason)
-        }
-        await scheduleRetry(spc: spc, pod: pod, target: target)
+        await volumes.update(target) { $0.syncedDigest = failures.isEmpty ? digest : nil }
+        return failures
     }
 
     private func scheduleRetry(spc: SecretProviderClass, pod: PodVolume, target: String) async {
@@ -240,9 +250,9 @@ public struct NodePublisher: Sendable {
                 if Task.isCancelled { return }
                 let done: Bool = await volumes.withLock(target) {
                     guard await volumes.volume(target) != nil else { return true }
-                    // The SPC is read again: an edit may be the fix.
+                    // The SPC is read again (an edit may be the fix), and the files as mounted now (never from memory).
                     let current = (try? await client.get(SecretProviderClass.self, name: pod.secretProviderClass, namespace: pod.namespace)) ?? spc
-                    await syncSecretsOnce(spc: current, pod: pod, target: target)
+                    _ = await applySecretObjects(spc: current, pod: pod, target: target, files: currentFiles(target))
                     return await volumes.volume(target)?.syncedDigest != nil
                 }
                 if done { break }
@@ -251,24 +261,6 @@ public struct NodePublisher: Sendable {
             await volumes.update(target) { $0.retry = nil }
         }
         await volumes.update(target) { $0.retry?.cancel(); $0.retry = task }
-    }
-
-    /// One retry: syncs from the files mounted now (never from memory).
-    private func syncSecretsOnce(spc: SecretProviderClass, pod: PodVolume, target: String) async {
-        let files = currentFiles(target)
-        let digest = Self.digest(files, spc: spc)
-        guard let volume = await volumes.volume(target), let ownerUID = volume.podStatusUID, volume.syncedDigest != digest else { return }
-        let owner = OwnerReference(apiVersion: SecretProviderClassPodStatus.resourceKind.apiVersion, kind: SecretProviderClassPodStatus.resourceKind.kind,
-                                   name: pod.podStatusName, uid: ownerUID)
-        var ok = true
-        for built in SecretObjectSync.desired(spc, files: files) {
-            switch built {
-            case .failure: ok = false
-            case .success(let desired):
-                do { _ = try await secrets.apply(desired, namespace: pod.namespace, owner: owner) } catch { ok = false }
-            }
-        }
-        if ok { await volumes.update(target) { $0.syncedDigest = digest } }
     }
 
     func currentFiles(_ target: String) -> [String: [UInt8]] {
@@ -338,13 +330,5 @@ public struct NodePublisher: Sendable {
     func podReference(_ pod: PodVolume) -> ObjectReference {
         ObjectReference(apiVersion: "v1", kind: "Pod", name: pod.name, namespace: pod.namespace, uid: pod.uid)
     }
-
-    static func json(_ map: [String: String]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: map, options: [.sortedKeys]) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    /// Volumes mounted and remembered now.
-    public func mountedVolumes() async -> Int { await volumes.count }
 
 }

@@ -5,7 +5,6 @@ public struct PodVolume: Sendable, Equatable {
     public static let podUID = "csi.storage.k8s.io/pod.uid"
     public static let serviceAccountName = "csi.storage.k8s.io/serviceAccount.name"
     public static let serviceAccountTokens = "csi.storage.k8s.io/serviceAccount.tokens"
-    public static let ephemeral = "csi.storage.k8s.io/ephemeral"
     public static let secretProviderClass = "secretProviderClass"
 
     public var name: String

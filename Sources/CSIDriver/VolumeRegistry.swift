@@ -58,6 +58,4 @@ actor VolumeRegistry {
         v?.retry?.cancel()
         return v
     }
-
-    var count: Int { volumes.count }
 }

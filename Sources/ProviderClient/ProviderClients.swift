@@ -88,11 +88,12 @@ public actor ProviderClients {
         return result == 0 || (errno != ECONNREFUSED && errno != ENOENT)
     }
 
-    /// Calls Mount on `provider`.
-    public func mount(provider: String, attributes: String, secrets: String, permission: String, targetPath: String) async throws(ProviderCallError) -> ProviderMountResult {
+    /// Calls Mount on `provider`; `attributes` and `secrets` go on the wire as JSON objects, as upstream sends them.
+    public func mount(provider: String, attributes: [String: String], secrets: [String: String], permission: String = "420",
+                      targetPath: String) async throws(ProviderCallError) -> ProviderMountResult {
         var request = V1alpha1_MountRequest()
-        request.attributes = attributes
-        request.secrets = secrets
+        request.attributes = Self.json(attributes)
+        request.secrets = Self.json(secrets)
         request.permission = permission
         request.targetPath = targetPath
         var options = CallOptions.defaults
@@ -121,21 +122,9 @@ public actor ProviderClients {
                                    objectVersions: reply.objectVersion.map { ($0.id, $0.version) })
     }
 
-    /// Calls Version (used by the provider health check).
-    public func version(provider: String) async throws(ProviderCallError) -> String {
-        let client = try await client(for: provider).client
-        var request = V1alpha1_VersionRequest()
-        request.version = "v1alpha1"
-        var options = CallOptions.defaults
-        options.timeout = .seconds(5)
-        do {
-            let reply = try await V1alpha1_CSIDriverProvider.Client(wrapping: client).version(request, options: options)
-            return "\(reply.runtimeName) \(reply.runtimeVersion)"
-        } catch let error as RPCError {
-            throw .call(provider: provider, code: "\(error.code)", message: error.message)
-        } catch {
-            throw .call(provider: provider, code: "unknown", message: "\(error)")
-        }
+    static func json(_ map: [String: String]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: map, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
     }
 
     private func client(for provider: String) async throws(ProviderCallError) -> (client: GRPCClient<HTTP2ClientTransport.Posix>, generation: Int) {

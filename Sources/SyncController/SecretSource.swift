@@ -94,10 +94,9 @@ public struct ProviderRouter: SecretSource {
         if provider == "azure" { return try await azure.fetch(request) }
         let name = "\(request.namespace)/\(spc.metadata.name ?? "")"
         let attributes = request.attributes
-        let json = (try? JSONSerialization.data(withJSONObject: attributes, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         let reply: ProviderMountResult
         do {
-            reply = try await sockets.mount(provider: provider, attributes: json, secrets: "{}", permission: "420", targetPath: "/mnt/secrets-store")
+            reply = try await sockets.mount(provider: provider, attributes: attributes, secrets: [:], targetPath: "/mnt/secrets-store")
         } catch {
             if case .invalidName = error { throw SyncFailure(.controllerSPCError, "SecretProviderClass \(name): \(error.description)") }
             throw SyncFailure(.providerError, error.description)
