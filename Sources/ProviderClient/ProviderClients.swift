@@ -26,12 +26,10 @@ public actor ProviderClients {
     private struct Entry {
         var generation: Int
         var socket: String
-        /// The socket file's inode: a restarted provider makes a new socket, and the old connection is not reused.
-        var inode: UInt64
+        /// The socket file's identity: a restarted provider makes a new socket, and the old connection is not reused.
+        var identity: SocketIdentity
         var client: GRPCClient<HTTP2ClientTransport.Posix>
         var connections: Task<Void, Never>
-        /// Whether the connection answered its first (Version) call.
-        var warmUp: Task<Bool, Never>
     }
     private var entries: [String: Entry] = [:]
     private var generations = 0
@@ -101,7 +99,7 @@ public actor ProviderClients {
         options.maxResponseMessageBytes = maxMessageBytes
         var reply: V1alpha1_MountResponse?
         for attempt in 0..<2 {
-            let (client, generation) = try await client(for: provider)
+            let (client, generation) = try client(for: provider)
             do {
                 reply = try await V1alpha1_CSIDriverProvider.Client(wrapping: client).mount(request, options: options)
                 break
@@ -127,14 +125,10 @@ public actor ProviderClients {
         return String(decoding: data, as: UTF8.self)
     }
 
-    private func client(for provider: String) async throws(ProviderCallError) -> (client: GRPCClient<HTTP2ClientTransport.Posix>, generation: Int) {
+    private func client(for provider: String) throws(ProviderCallError) -> (client: GRPCClient<HTTP2ClientTransport.Posix>, generation: Int) {
         let path = try socket(for: provider)
-        var st = stat()
-        let inode = lstat(path, &st) == 0 ? UInt64(st.st_ino) : 0
-        if let entry = entries[provider], entry.socket == path, entry.inode == inode {
-            try await ready(entry, provider: provider)
-            return (entry.client, entry.generation)
-        }
+        let identity = SocketIdentity(path)
+        if let entry = entries[provider], entry.socket == path, entry.identity == identity { return (entry.client, entry.generation) }
         if let stale = entries.removeValue(forKey: provider) { stale.client.beginGracefulShutdown() }
         // Retry only UNAVAILABLE (provider restarting), 3 attempts with 1s→10s backoff as upstream; not waitForReady,
         // so a provider that is down fails the call in seconds with a clear error and kubelet retries the mount.
@@ -152,37 +146,8 @@ public actor ProviderClients {
         let client = GRPCClient(transport: transport)
         let connections = Task { _ = try? await client.runConnections() }
         generations += 1
-        let entry = Entry(generation: generations, socket: path, inode: inode, client: client, connections: connections,
-                          warmUp: Task { await Self.warmUp(client) })
-        entries[provider] = entry
-        try await ready(entry, provider: provider)
-        return (client, entry.generation)
-    }
-
-    /// Waits until a new connection has answered once; a connection that never does is dropped.
-    private func ready(_ entry: Entry, provider: String) async throws(ProviderCallError) {
-        guard await entry.warmUp.value else {
-            drop(provider, generation: entry.generation)
-            throw .call(provider: provider, code: "unavailable", message: "the provider on \(entry.socket) did not answer Version; it is not ready (restarting?)")
-        }
-    }
-
-    /// One Version call, retried briefly: calls made on a connection that has not started yet can stall until their
-    /// deadline, so the first call is a cheap one with a short deadline rather than a mount.
-    static func warmUp(_ client: GRPCClient<HTTP2ClientTransport.Posix>) async -> Bool {
-        var request = V1alpha1_VersionRequest()
-        request.version = "v1alpha1"
-        var options = CallOptions.defaults
-        options.timeout = .seconds(2)
-        for _ in 0..<5 {
-            do {
-                _ = try await V1alpha1_CSIDriverProvider.Client(wrapping: client).version(request, options: options)
-                return true
-            } catch {
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-        }
-        return false
+        entries[provider] = Entry(generation: generations, socket: path, identity: identity, client: client, connections: connections)
+        return (client, generations)
     }
 
     /// Forgets the client that failed, unless a concurrent call already replaced it; the next call connects afresh.
@@ -200,6 +165,24 @@ public actor ProviderClients {
             entry.client.beginGracefulShutdown()
             await entry.connections.value
         }
+    }
+}
+
+/// Which socket file a path names now. The inode alone is not enough: a provider restarted on the same path often
+/// gets the freed inode number back, so the change time (set when the socket is bound) is part of it.
+struct SocketIdentity: Equatable {
+    var inode: UInt64 = 0
+    var changed: timespec = timespec()
+
+    init(_ path: String) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        inode = UInt64(st.st_ino)
+        changed = st.st_ctim
+    }
+
+    static func == (a: SocketIdentity, b: SocketIdentity) -> Bool {
+        a.inode == b.inode && a.changed.tv_sec == b.changed.tv_sec && a.changed.tv_nsec == b.changed.tv_nsec
     }
 }
 
