@@ -79,10 +79,9 @@ struct SecretObjectSync: Sendable {
                 do {
                     current = try await client.get(Secret.self, name: desired.name, namespace: namespace)
                 } catch let error as KubernetesError where error.isNotFound {
-                    var secret = Secret(metadata: ObjectMeta(name: desired.name, namespace: namespace, labels: desired.labels,
+                    let secret = Secret(metadata: ObjectMeta(name: desired.name, namespace: namespace, labels: desired.labels,
                                                              annotations: desired.annotations, ownerReferences: [owner]),
                                         type: desired.type, data: desired.data)
-                    secret.metadata.annotations = desired.annotations
                     _ = try await client.create(secret)
                     return .created
                 }

@@ -143,7 +143,6 @@ struct SecretSyncReconciler: Sendable {
         }
     }
 
-    /// Per-item JSON, as the Secret Store extension reports PartialSync.
     /// Fetches for this SecretSync through its group: one provider call serves every member of the group
     /// (same SPC uid and generation, service account and audience) that is due within the group window.
     func fetchForGroup(_ sync: SecretSync, spc: SecretProviderClass, namespace: String, tokenJSON: String, vault: String) async throws(SyncFailure) -> FetchedObjects {
@@ -161,17 +160,14 @@ struct SecretSyncReconciler: Sendable {
         let result = await groups.fetch(key, wanted: wanted, union: union) { files in
             var groupRequest = request
             groupRequest.referencedFiles = files
-            do {
+            do throws(SyncFailure) {
                 let fetched = try await source.fetch(groupRequest)
                 await statistics.providerCalled(failed: !fetched.failures.isEmpty)
                 await circuits.record(vault, unavailable: fetched.vaultUnavailable)
                 return .success(fetched)
-            } catch let failure as SyncFailure {
-                await statistics.providerCalled(failed: true)
-                return .failure(failure)
             } catch {
                 await statistics.providerCalled(failed: true)
-                return .failure(SyncFailure(.providerError, "\(error)"))
+                return .failure(error)
             }
         }
         switch result {
@@ -185,6 +181,7 @@ struct SecretSyncReconciler: Sendable {
         }
     }
 
+    /// Per-item JSON, as the Secret Store extension reports PartialSync.
     static func itemsMessage(_ missing: [String: String]) -> String {
         let items: JSONValue = .array(missing.keys.sorted().map { ["targetKey": .string($0), "error": .string(missing[$0]!)] })
         return String(decoding: items.encoded(), as: UTF8.self)
