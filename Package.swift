@@ -9,7 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
@@ -107,11 +107,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Serving code every role shares: unix sockets, HTTP listeners (health, metrics), listen addresses, JSON logs.
+        .target(
+            name: "Serving",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `akvs csi-driver`: the Secrets Store CSI node plugin (mounts, pod status, Secret sync, rotation).
         .target(
             name: "CSIDriver",
             dependencies: [
-                "CSIAPI", "ProviderAPI", "ProviderClient", "AtomicWriter", "Kubernetes", "SecretsStoreAPI", "ObjectFormats", "StructuredJSON",
+                "CSIAPI", "ProviderAPI", "ProviderClient", "AtomicWriter", "Kubernetes", "SecretsStoreAPI", "ObjectFormats", "StructuredJSON", "Serving",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -126,7 +136,7 @@ let package = Package(
         .target(
             name: "ProviderServer",
             dependencies: [
-                "AzureProvider", "ProviderAPI",
+                "AzureProvider", "ProviderAPI", "Serving",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -197,7 +207,7 @@ let package = Package(
         // `akvs sync-controller`: SecretSync → Kubernetes Secret (the Secret Store extension's role).
         .target(
             name: "SyncController",
-            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "KeyVault", "StructuredJSON", "ProviderClient",
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "KeyVault", "StructuredJSON", "ProviderClient", "Serving",
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "Hummingbird", package: "hummingbird"),
@@ -240,7 +250,7 @@ let package = Package(
             name: "akvs",
             dependencies: [
                 "Emulator", "KeyVault", "AzureIdentity", "AKVSBench", "Demo", "AzureProvider", "SecretsStoreAPI", "ProviderServer",
-                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient",
+                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient", "Serving",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -258,16 +268,18 @@ let package = Package(
                                                                 .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CSIDriverTests", dependencies: ["CSIDriver", "CSIAPI", "ProviderAPI", "ProviderClient", "ProviderServer", "AzureProvider", "Kubernetes",
                                                            "KubernetesTestServer", "SecretsStoreAPI", "Emulator", "EmulatorTestSupport", "KeyVault",
-                                                           "AtomicWriter", "ObjectFormats",
+                                                           "AtomicWriter", "ObjectFormats", "Serving",
                                                            .product(name: "GRPCCore", package: "grpc-swift-2"),
                                                            .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                                                            .product(name: "Crypto", package: "swift-crypto"),
                                                            .product(name: "X509", package: "swift-certificates"),
                                                            .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SecretsStoreAPITests", dependencies: ["SecretsStoreAPI"]),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", .product(name: "Hummingbird", package: "hummingbird"),
+                                                         .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AtomicWriterTests", dependencies: ["AtomicWriter"]),
         .testTarget(name: "AzureProviderTests", dependencies: ["AzureProvider", "EmulatorTestSupport", "Emulator", "SecretsStoreAPI", "AtomicWriter", "ObjectFormats"]),
-        .testTarget(name: "ProviderServerTests", dependencies: ["ProviderServer", "ProviderAPI", "AzureProvider", "EmulatorTestSupport", "Emulator",
+        .testTarget(name: "ProviderServerTests", dependencies: ["ProviderServer", "ProviderAPI", "AzureProvider", "EmulatorTestSupport", "Emulator", "Serving",
                                                                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                                                                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")]),
         .testTarget(name: "AzureIdentityTests", dependencies: ["AzureIdentity", "Emulator", "EmulatorTestSupport"]),

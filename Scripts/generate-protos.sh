@@ -4,6 +4,7 @@
 #   Protos/provider/v1alpha1/service.proto -> Sources/ProviderAPI/Generated/service.{pb,grpc}.swift
 #   Protos/grpc/health/v1/health.proto     -> Sources/ProviderAPI/Generated/Health/health.{pb,grpc}.swift
 #   Protos/csi/v1/csi.proto                -> Sources/CSIAPI/Generated/csi.{pb,grpc}.swift
+#   Protos/pluginregistration/v1/api.proto -> Sources/CSIAPI/Generated/PluginRegistration/api.{pb,grpc}.swift
 #
 # The generated files are committed (unlike everything else generated in this repo), so a normal
 # `swift build` never needs protoc or the plugins. Run this only after changing a .proto file or
@@ -38,6 +39,7 @@ PROTO_ROOT="$REPO_ROOT/Protos"
 OUT_PROVIDER="$REPO_ROOT/Sources/ProviderAPI/Generated"
 OUT_HEALTH="$OUT_PROVIDER/Health"
 OUT_CSI="$REPO_ROOT/Sources/CSIAPI/Generated"
+OUT_REGISTRATION="$OUT_CSI/PluginRegistration"
 
 # --- protoc ------------------------------------------------------------------------------------
 if ! command -v protoc >/dev/null 2>&1; then
@@ -139,3 +141,4 @@ generate() { # generate OUT_DIR PROTO
 generate "$OUT_PROVIDER" provider/v1alpha1/service.proto
 generate "$OUT_HEALTH" grpc/health/v1/health.proto
 generate "$OUT_CSI" csi/v1/csi.proto
+generate "$OUT_REGISTRATION" pluginregistration/v1/api.proto

@@ -29,6 +29,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -40,6 +41,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
+from processes import pump_stdout  # noqa: E402
 from kubernetes import client, config, dynamic, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -186,14 +190,6 @@ def _resolve_binary() -> Path:
     return binary
 
 
-def _pump_stdout(stream, lines: "queue.Queue[Optional[str]]", sink: List[str]) -> None:
-    # Drains stdout for the server's whole life so it never blocks on a full pipe.
-    for line in iter(stream.readline, ""):
-        sink.append(line)
-        lines.put(line)
-    lines.put(None)
-
-
 def start_kube_test_server(tmp_path_factory: pytest.TempPathFactory, name: str = "kube") -> KubeTestServer:
     binary = _resolve_binary()
     state_dir = tmp_path_factory.mktemp(f"{name}-state")
@@ -220,7 +216,7 @@ def start_kube_test_server(tmp_path_factory: pytest.TempPathFactory, name: str =
     server = KubeTestServer(process=process, binary=binary, state_dir=state_dir, stderr_path=stderr_path, args=args)
     lines: "queue.Queue[Optional[str]]" = queue.Queue()
     threading.Thread(
-        target=_pump_stdout, args=(process.stdout, lines, server.stdout_lines), name="kube-test-server-stdout", daemon=True
+        target=pump_stdout, args=(process.stdout, lines, server.stdout_lines), name="kube-test-server-stdout", daemon=True
     ).start()
 
     def fail(reason: str) -> None:

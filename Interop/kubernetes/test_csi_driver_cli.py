@@ -57,6 +57,7 @@ import grpc  # noqa: E402
 from kubernetes import client  # noqa: E402
 
 import csi_stubs  # noqa: E402
+from processes import Proc, free_port  # noqa: E402  (csi_stubs puts Interop/common on sys.path)
 from conftest import REPO_ROOT, SPC, SPCPS, create_namespace, delete_namespace_quietly, gone, unb64, wait_until  # noqa: E402
 
 AKVS_BIN = Path(os.environ.get("AKVS_BIN", REPO_ROOT / ".build" / "debug" / "akvs"))
@@ -92,12 +93,6 @@ NO_FAULTS = {"latencyMs": 0, "jitterMs": 0, "errorRate": 0, "throttle": {"limit"
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def describe(data: Optional[bytes]) -> str:
@@ -154,76 +149,6 @@ def http_get(url: str, timeout: float = 10) -> Tuple[int, str]:
 # --------------------------------------------------------------------------------------------
 # Processes
 # --------------------------------------------------------------------------------------------
-
-
-class Proc:
-    """A child process whose stdout is drained by a thread and whose stderr goes to a log file."""
-
-    def __init__(self, name: str, args: List[str], ready_prefix: str, log_path: Path) -> None:
-        self.name, self.args, self.log_path = name, args, log_path
-        self.stdout_lines: List[str] = []
-        lines: "queue.Queue[Optional[str]]" = queue.Queue()
-        with open(log_path, "ab") as log:
-            self.process = subprocess.Popen(args, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-                                            text=True, encoding="utf-8", errors="replace", bufsize=1)
-
-        def pump() -> None:
-            for line in iter(self.process.stdout.readline, ""):
-                self.stdout_lines.append(line)
-                lines.put(line)
-            lines.put(None)
-
-        threading.Thread(target=pump, name=f"{name}-stdout", daemon=True).start()
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.fail(f"did not print '{ready_prefix} …' within {READY_TIMEOUT:.0f} s")
-            try:
-                line = lines.get(timeout=min(remaining, 0.5))
-            except queue.Empty:
-                continue
-            if line is None:
-                self.process.wait(timeout=10)
-                self.fail(f"exited with status {self.process.returncode} before it was ready")
-            if line.startswith(ready_prefix):
-                self.ready_line = line.strip()
-                return
-
-    def fail(self, reason: str) -> None:
-        self.stop()
-        pytest.fail(f"{self.name} {reason}\ncommand: {' '.join(self.args)}\n--- stdout ---\n{''.join(self.stdout_lines) or '<empty>'}\n"
-                    f"--- stderr ({self.log_path}) ---\n{self.log_tail()}", pytrace=False)
-
-    def log_size(self) -> int:
-        try:
-            return self.log_path.stat().st_size
-        except OSError:
-            return 0
-
-    def log_tail(self, start: int = 0, limit: int = 8000) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(start)
-                text = f.read().decode("utf-8", "replace")
-        except OSError as ex:
-            return f"<cannot read {self.log_path}: {ex}>"
-        return text if len(text) <= limit else "…" + text[-limit:]
-
-    def stop(self, timeout: float = 10) -> Optional[int]:
-        """SIGTERM, then SIGKILL after `timeout`. Returns the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return self.process.returncode
-
-    def kill(self) -> int:
-        self.process.kill()
-        return self.process.wait(timeout=10)
 
 
 class Driver:

@@ -19,15 +19,10 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, b64, unb64, wait_until
+from processes import free_port
 
 AKVS_BIN = Path(os.environ.get("AKVS_BIN", REPO_ROOT / ".build" / "debug" / "akvs"))
 CLIENT_ID = "77777777-7777-4777-8777-777777777777"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(args, ready_prefix, log_path):

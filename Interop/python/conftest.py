@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -26,6 +27,9 @@ from typing import Any, Dict, List, Optional
 from urllib.parse import urlsplit
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
+from processes import pump_stdout  # noqa: E402
 import requests
 
 HERE = Path(__file__).resolve().parent
@@ -143,14 +147,6 @@ def _resolve_binary() -> Path:
     return binary
 
 
-def _pump_stdout(stream, lines: "queue.Queue[Optional[str]]", sink: List[str]) -> None:
-    # Keeps draining stdout for the emulator's whole life so it never blocks on a full pipe.
-    for line in iter(stream.readline, ""):
-        sink.append(line)
-        lines.put(line)
-    lines.put(None)
-
-
 def _start_emulator(tmp_path_factory: pytest.TempPathFactory) -> Emulator:
     binary = _resolve_binary()
     state_dir = tmp_path_factory.mktemp("akvs-state")
@@ -180,7 +176,7 @@ def _start_emulator(tmp_path_factory: pytest.TempPathFactory) -> Emulator:
     emu = Emulator(process=process, binary=binary, state_dir=state_dir, stderr_path=stderr_path)
     lines: "queue.Queue[Optional[str]]" = queue.Queue()
     threading.Thread(
-        target=_pump_stdout, args=(process.stdout, lines, emu.stdout_lines), name="akvs-stdout", daemon=True
+        target=pump_stdout, args=(process.stdout, lines, emu.stdout_lines), name="akvs-stdout", daemon=True
     ).start()
 
     def fail(reason: str) -> None:

@@ -9,39 +9,56 @@ public final class DriverMetrics: Sendable {
     /// ExponentialBucketsRange(0.1, 2, 11), as upstream.
     static let buckets: [Double] = (0..<11).map { 0.1 * pow(20.0, Double($0) / 10.0) }
 
+    /// Help texts of the exported metrics (the names are upstream's, or akvs' own where upstream has none).
+    static let help: [String: String] = [
+        "node_publish_total": "Successful NodePublishVolume calls.",
+        "node_publish_error_total": "Failed NodePublishVolume calls.",
+        "node_unpublish_total": "Successful NodeUnpublishVolume calls.",
+        "node_unpublish_error_total": "Failed NodeUnpublishVolume calls.",
+        "sync_k8s_secret_total": "Kubernetes Secrets synced from secretObjects.",
+        "k8s_secret_duration_sec": "Seconds taken to sync Kubernetes Secrets.",
+        "rotation_reconcile_total": "Rotation reconciles (republishes that called the provider).",
+        "rotation_reconcile_duration_sec": "Seconds taken by a rotation reconcile.",
+        "rotation_reconcile_error_total": "Failed rotation reconciles.",
+    ]
+
+    static func metric(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? name)
+    }
+
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), osType: String = "linux") {
         self.registry = registry
         self.osType = osType
     }
 
     func nodePublish(provider: String) {
-        registry.makeCounter(name: "node_publish_total", labels: [("os_type", osType), ("provider", provider)]).increment()
+        registry.makeCounter(descriptor: Self.metric("node_publish_total"), labels: [("os_type", osType), ("provider", provider)]).increment()
     }
 
     func nodePublishError(provider: String, errorType: String) {
-        registry.makeCounter(name: "node_publish_error_total", labels: [("error_type", errorType), ("os_type", osType), ("provider", provider)]).increment()
+        registry.makeCounter(descriptor: Self.metric("node_publish_error_total"), labels: [("error_type", errorType), ("os_type", osType), ("provider", provider)]).increment()
     }
 
     func nodeUnpublish() {
-        registry.makeCounter(name: "node_unpublish_total", labels: [("os_type", osType)]).increment()
+        registry.makeCounter(descriptor: Self.metric("node_unpublish_total"), labels: [("os_type", osType)]).increment()
     }
 
     func nodeUnpublishError(errorType: String) {
-        registry.makeCounter(name: "node_unpublish_error_total", labels: [("error_type", errorType), ("os_type", osType)]).increment()
+        registry.makeCounter(descriptor: Self.metric("node_unpublish_error_total"), labels: [("error_type", errorType), ("os_type", osType)]).increment()
     }
 
     func syncSecret(provider: String, seconds: Double) {
-        registry.makeCounter(name: "sync_k8s_secret_total", labels: [("os_type", osType), ("provider", provider)]).increment()
-        registry.makeValueHistogram(name: "k8s_secret_duration_sec", labels: [("os_type", osType)], buckets: Self.buckets).record(seconds)
+        registry.makeCounter(descriptor: Self.metric("sync_k8s_secret_total"), labels: [("os_type", osType), ("provider", provider)]).increment()
+        registry.makeValueHistogram(descriptor: Self.metric("k8s_secret_duration_sec"), labels: [("os_type", osType)], buckets: Self.buckets).record(seconds)
     }
 
     func rotation(provider: String, rotated: Bool, seconds: Double) {
-        registry.makeCounter(name: "rotation_reconcile_total", labels: [("os_type", osType), ("provider", provider), ("rotated", rotated ? "true" : "false")]).increment()
-        registry.makeValueHistogram(name: "rotation_reconcile_duration_sec", labels: [("os_type", osType)], buckets: Self.buckets).record(seconds)
+        registry.makeCounter(descriptor: Self.metric("rotation_reconcile_total"), labels: [("os_type", osType), ("provider", provider), ("rotated", rotated ? "true" : "false")]).increment()
+        registry.makeValueHistogram(descriptor: Self.metric("rotation_reconcile_duration_sec"), labels: [("os_type", osType)], buckets: Self.buckets).record(seconds)
     }
 
     func rotationError(provider: String, errorType: String) {
-        registry.makeCounter(name: "rotation_reconcile_error_total", labels: [("error_type", errorType), ("os_type", osType), ("provider", provider)]).increment()
+        registry.makeCounter(descriptor: Self.metric("rotation_reconcile_error_total"), labels: [("error_type", errorType), ("os_type", osType), ("provider", provider)]).increment()
     }
 
     /// Prometheus text exposition.

@@ -22,7 +22,7 @@ struct AdminHandler: Sendable {
             await counters.reset()
             return Reply.empty(.noContent)
         case (.get, "vaults/*/faults"):
-            guard let vault, let faults = await state.faults(vault: vault) else { return adminError(404, "no vault named \(vault)") }
+            guard let vault, let faults = await state.faults(vault: vault) else { return adminError(404, "no vault named \(vault ?? "(none)")") }
             return Reply.json(.ok, faults)
         case (.put, "vaults/*/faults"):
             guard let vault, let faults = try? JSONDecoder().decode(FaultSettings.self, from: Data(buffer: body)) else {

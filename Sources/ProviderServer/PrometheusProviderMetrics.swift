@@ -7,18 +7,28 @@ import Prometheus
 public final class PrometheusProviderMetrics: ProviderMetricsRecorder, Sendable {
     public let registry: PrometheusCollectorRegistry
     static let buckets: [Double] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    /// Help texts of the exported metrics (the names are upstream's, or akvs' own where upstream has none).
+    static let help: [String: String] = [
+        "keyvault_request": "Seconds taken by Key Vault requests.",
+        "grpc_request": "Seconds taken by provider gRPC requests.",
+    ]
+
+    static func metric(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? name)
+    }
     static let common: [(String, String)] = [("os_type", "linux"), ("provider", "azure"), ("service_name", "csi-secrets-store-provider-azure")]
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) { self.registry = registry }
 
     public func keyVaultRequest(objectType: String, objectName: String, error: String, seconds: Double) {
-        registry.makeValueHistogram(name: "keyvault_request",
+        registry.makeValueHistogram(descriptor: Self.metric("keyvault_request"),
                                     labels: [("object_type", objectType), ("object_name", objectName), ("error", error)] + Self.common,
                                     buckets: Self.buckets).record(seconds)
     }
 
     func grpcRequest(method: String, code: String, message: String, seconds: Double) {
-        registry.makeValueHistogram(name: "grpc_request",
+        registry.makeValueHistogram(descriptor: Self.metric("grpc_request"),
                                     labels: [("grpc_method", method), ("grpc_code", code), ("grpc_message", message)] + Self.common,
                                     buckets: Self.buckets).record(seconds)
     }

@@ -1,37 +1,33 @@
 import Hummingbird
 import Logging
 import NIOCore
+import Serving
 
 /// `/metrics` (Prometheus) and `/healthz`, `/readyz` for the controller, on the upstream ports (:8085, :8081).
 public struct SyncHTTPServer: Sendable {
-    public var host: String
-    public var metricsPort: Int
-    public var healthPort: Int
+    public var metrics: ListenAddress
+    public var health: ListenAddress
     public let statistics: SyncStatistics
     let logger: Logger
 
-    public init(host: String = "0.0.0.0", metricsPort: Int = 8085, healthPort: Int = 8081, statistics: SyncStatistics, logger: Logger) {
-        self.host = host; self.metricsPort = metricsPort; self.healthPort = healthPort; self.statistics = statistics; self.logger = logger
+    public init(metrics: ListenAddress = ListenAddress(host: "0.0.0.0", port: 8085), health: ListenAddress = ListenAddress(host: "0.0.0.0", port: 8081),
+                statistics: SyncStatistics, logger: Logger) {
+        self.metrics = metrics; self.health = health; self.statistics = statistics; self.logger = logger
     }
 
-    /// Serves until cancelled.
-    public func run() async throws {
-        let metrics = Router()
+    /// Returns once both listeners accept connections; stop them with `stop()` on the result.
+    public func start() async throws(ServingError) -> HTTPListeners.Running {
+        let metricsRouter = Router()
         let statistics = self.statistics
-        metrics.get("/metrics") { _, _ -> Response in
+        metricsRouter.get("/metrics") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: statistics.render())))
         }
-        let health = Router()
-        health.get("/healthz") { _, _ in "ok" }
-        health.get("/readyz") { _, _ in "ok" }
-        let apps = [
-            Application(router: metrics, configuration: .init(address: .hostname(host, port: metricsPort), serverName: "akvs-sync-metrics"), logger: logger),
-            Application(router: health, configuration: .init(address: .hostname(host, port: healthPort), serverName: "akvs-sync-health"), logger: logger),
-        ]
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for app in apps { group.addTask { try await app.runService() } }
-            try await group.next()
-            group.cancelAll()
-        }
+        let healthRouter = Router()
+        healthRouter.get("/healthz") { _, _ in "ok" }
+        healthRouter.get("/readyz") { _, _ in "ok" }
+        return try await HTTPListeners([
+            HTTPListener(name: "metrics", flag: "--metrics-bind-address", address: metrics, router: metricsRouter),
+            HTTPListener(name: "health", flag: "--health-probe-bind-address", address: health, router: healthRouter),
+        ], logger: logger).start()
     }
 }

@@ -16,33 +16,49 @@ public actor SyncStatistics {
     public nonisolated let registry: PrometheusCollectorRegistry
     static let buckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
+    /// Help texts of the exported metrics (the names are upstream's, or akvs' own where upstream has none).
+    static let help: [String: String] = [
+        "akvs_sync_reconcile_total": "SecretSync reconciles by outcome reason.",
+        "akvs_sync_duration_seconds": "Seconds taken by one SecretSync reconcile.",
+        "akvs_sync_provider_calls_total": "Provider calls by result.",
+        "akvs_sync_kubernetes_writes_total": "Kubernetes writes by kind.",
+        "akvs_sync_queue_depth": "SecretSyncs waiting in the work queue.",
+        "akvs_sync_oldest_unsynced_seconds": "Age of the oldest SecretSync not yet synced.",
+        "akvs_sync_vault_requests": "Key Vault requests started per vault.",
+        "akvs_sync_vault_budget_waits": "Key Vault requests that waited for the per-vault budget.",
+    ]
+
+    static func metric(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? name)
+    }
+
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) { self.registry = registry }
 
     func reconciled(_ reason: SyncReason) {
         reconciles += 1
         results[reason.rawValue, default: 0] += 1
-        registry.makeCounter(name: "akvs_sync_reconcile_total", labels: [("reason", reason.rawValue)]).increment()
+        registry.makeCounter(descriptor: Self.metric("akvs_sync_reconcile_total"), labels: [("reason", reason.rawValue)]).increment()
     }
     func observe(seconds: Double) {
-        registry.makeValueHistogram(name: "akvs_sync_duration_seconds", labels: [], buckets: Self.buckets).record(seconds)
+        registry.makeValueHistogram(descriptor: Self.metric("akvs_sync_duration_seconds"), labels: [], buckets: Self.buckets).record(seconds)
     }
     func providerCalled(failed: Bool) {
         providerCalls += 1
         if failed { providerFailures += 1 }
-        registry.makeCounter(name: "akvs_sync_provider_calls_total", labels: [("result", failed ? "error" : "ok")]).increment()
+        registry.makeCounter(descriptor: Self.metric("akvs_sync_provider_calls_total"), labels: [("result", failed ? "error" : "ok")]).increment()
     }
-    func secretWritten() { secretWrites += 1; registry.makeCounter(name: "akvs_sync_kubernetes_writes_total", labels: [("kind", "secret")]).increment() }
-    func statusWritten() { statusWrites += 1; registry.makeCounter(name: "akvs_sync_kubernetes_writes_total", labels: [("kind", "status")]).increment() }
+    func secretWritten() { secretWrites += 1; registry.makeCounter(descriptor: Self.metric("akvs_sync_kubernetes_writes_total"), labels: [("kind", "secret")]).increment() }
+    func statusWritten() { statusWrites += 1; registry.makeCounter(descriptor: Self.metric("akvs_sync_kubernetes_writes_total"), labels: [("kind", "status")]).increment() }
     func gauges(queueDepth: Int, oldestUnsyncedSeconds: Double) {
-        registry.makeGauge(name: "akvs_sync_queue_depth", labels: []).set(Double(queueDepth))
-        registry.makeGauge(name: "akvs_sync_oldest_unsynced_seconds", labels: []).set(oldestUnsyncedSeconds)
+        registry.makeGauge(descriptor: Self.metric("akvs_sync_queue_depth"), labels: []).set(Double(queueDepth))
+        registry.makeGauge(descriptor: Self.metric("akvs_sync_oldest_unsynced_seconds"), labels: []).set(oldestUnsyncedSeconds)
     }
 
     /// Per-vault request budget use: requests started and those that waited for the budget (totals so far).
     func budget(_ use: [String: (started: Int, waited: Int)]) {
         for (host, value) in use {
-            registry.makeGauge(name: "akvs_sync_vault_requests", labels: [("vault", host)]).set(Double(value.started))
-            registry.makeGauge(name: "akvs_sync_vault_budget_waits", labels: [("vault", host)]).set(Double(value.waited))
+            registry.makeGauge(descriptor: Self.metric("akvs_sync_vault_requests"), labels: [("vault", host)]).set(Double(value.started))
+            registry.makeGauge(descriptor: Self.metric("akvs_sync_vault_budget_waits"), labels: [("vault", host)]).set(Double(value.waited))
         }
     }
 

@@ -4,6 +4,7 @@ import Foundation
 import Kubernetes
 import Logging
 import ProviderClient
+import Serving
 
 /// `akvs csi-driver`: drop-in for the Secrets Store CSI driver's node plugin container (upstream flag names).
 struct CSIDriverCommand: AsyncParsableCommand {
@@ -29,13 +30,49 @@ struct CSIDriverCommand: AsyncParsableCommand {
     @Option(name: .customLong("provider-timeout"), help: "Longest a provider Mount call may take, e.g. 60s.")
     var providerTimeout: String = "60s"
     @Option(name: .customLong("metrics-addr"), help: "Address of /metrics.") var metricsAddr: String = ":8095"
-    @Option(name: .customLong("health-addr"), help: "Address of the liveness /healthz (calls CSI Probe).") var healthAddr: String = ":9808"
+    @Option(name: .customLong("health-addr"), help: "Address of the liveness /healthz (calls CSI Probe); off when the livenessprobe sidecar serves it.")
+    var healthAddr: String = ":9808"
+    @Option(name: .customLong("kubelet-registration-path"),
+            help: "Register with kubelet (no node-driver-registrar sidecar): the CSI socket as a path on the node, e.g. /var/lib/kubelet/plugins/csi-secrets-store/csi.sock.")
+    var kubeletRegistrationPath: String?
+    @Option(name: .customLong("plugin-registration-dir"), help: "kubelet's plugins_registry folder as mounted here; <drivername>-reg.sock is created in it.")
+    var pluginRegistrationDir: String = "/registration"
     @Option(help: "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config).") var kubeconfig: String?
     @Option(name: .customLong("mount-tmpfs"), help: "Mount a tmpfs at each target (needs root; false only for unprivileged trials).")
     var mountTmpfs: Bool = true
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @OptionGroup var role: RoleOptions
 
     func run() async throws {
+        let logger = try role.logger(label: "akvs.csi-driver", level: logLevel)
+        var report = EffectiveConfiguration(role: "csi-driver")
+        let configuration = try driverConfiguration(into: &report)
+        let options = try serverOptions(configuration, into: &report)
+        let kube = try kubernetesConfiguration(kubeconfig: kubeconfig, checking: role.checkConfig, into: &report)
+        if role.checkConfig { return report.print() }
+        guard let kube else { return }
+
+        let client: KubernetesClient
+        do { client = try KubernetesClient(configuration: kube, logger: logger) } catch { throw RoleFailure(error) }
+        let driverMetrics = DriverMetrics()
+        let publisher = NodePublisher(configuration: configuration, client: client,
+                                      providers: ProviderClients(searchPaths: configuration.additionalProviderVolumePaths + [configuration.providerVolumePath],
+                                                                 maxMessageBytes: configuration.maxCallRecvMessageSize, timeout: configuration.providerTimeout, logger: logger),
+                                      metrics: driverMetrics, logger: logger)
+        let server = CSIDriverServer(options: options, publisher: publisher, metrics: driverMetrics, logger: logger)
+        let summary = "akvs csi-driver ready \(endpoint) node=\(configuration.nodeID) metrics=\(metricsAddr) health=\(options.health?.description ?? "off") "
+            + "registration=\(options.registration?.socketPath ?? "off") rotation=\(configuration.enableSecretRotation)"
+        do {
+            try await serveUntilTerminated(logger: logger) { try await server.run(ready: { print(summary); fflush(nil) }) }
+        } catch {
+            await client.shutdown()
+            throw RoleFailure(error)
+        }
+        await client.shutdown()
+        logger.info("akvs csi-driver stopped")
+    }
+
+    func driverConfiguration(into report: inout EffectiveConfiguration) throws -> DriverConfiguration {
         guard let interval = SyncControllerCommand.duration(rotationPollInterval), interval > .zero else {
             throw ValidationError("--rotation-poll-interval '\(rotationPollInterval)' must be a positive duration such as 2m or 120s")
         }
@@ -44,54 +81,52 @@ struct CSIDriverCommand: AsyncParsableCommand {
         }
         guard maxCallRecvMsgSize > 0 else { throw ValidationError("--max-call-recv-msg-size must be a positive number of bytes") }
         guard !nodeid.isEmpty else { throw ValidationError("--nodeid is required (the node's name)") }
-        do { _ = try CSIDriverServer.socketPath(endpoint) } catch { throw ValidationError("\(error)") }
-        let metrics = try SyncControllerCommand.address(metricsAddr, flag: "--metrics-addr")
-        let health = try SyncControllerCommand.address(healthAddr, flag: "--health-addr")
-        var log = Logger(label: "akvs.csi-driver")
-        log.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let logger = log
-
+        guard !drivername.isEmpty else { throw ValidationError("--drivername must not be empty") }
         var configuration = DriverConfiguration(nodeID: nodeid, version: AKVS.configuration.version)
         configuration.driverName = drivername
         configuration.providerVolumePath = providerVolume
         configuration.additionalProviderVolumePaths = additionalProviderVolumePaths.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for path in [providerVolume] + configuration.additionalProviderVolumePaths where !path.hasPrefix("/") {
+            throw ValidationError("provider folder '\(path)' (--provider-volume / --additional-provider-volume-paths) must be an absolute path")
+        }
         configuration.enableSecretRotation = enableSecretRotation
         configuration.rotationPollInterval = interval
         configuration.syncSecrets = enableSecretSync
         configuration.maxCallRecvMessageSize = maxCallRecvMsgSize
         configuration.providerTimeout = timeout
         configuration.mountTmpfs = mountTmpfs
+        report.add("nodeid", nodeid)
+        report.add("drivername", drivername)
+        report.add("provider folders", (configuration.additionalProviderVolumePaths + [providerVolume]).joined(separator: ", "))
+        report.add("enable-secret-rotation", enableSecretRotation)
+        report.add("rotation-poll-interval", "\(interval)")
+        report.add("enable-secret-sync", enableSecretSync)
+        report.add("max-call-recv-msg-size", maxCallRecvMsgSize)
+        report.add("provider-timeout", "\(timeout)")
+        report.add("mount-tmpfs", mountTmpfs)
+        report.add("log", "\(logLevel)\(role.logFormatJSON ? ", JSON" : "")")
+        return configuration
+    }
 
-        let kube: KubernetesConfiguration
-        do {
-            kube = try kubeconfig.map { try KubernetesConfiguration.kubeconfig(path: $0) } ?? KubernetesConfiguration.load()
-        } catch { throw ValidationError("\(error)") }
-        let client = try KubernetesClient(configuration: kube, logger: logger)
-        let driverMetrics = DriverMetrics()
-        let publisher = NodePublisher(configuration: configuration, client: client, providers: ProviderClients(searchPaths: configuration.additionalProviderVolumePaths + [configuration.providerVolumePath],
-                                                                 maxMessageBytes: configuration.maxCallRecvMessageSize, timeout: configuration.providerTimeout, logger: logger),
-                                      metrics: driverMetrics, logger: logger)
-        let server = CSIDriverServer(options: .init(endpoint: endpoint, metricsHost: metrics.host, metricsPort: metrics.port,
-                                                    healthHost: health.host, healthPort: health.port),
-                                     publisher: publisher, metrics: driverMetrics, logger: logger)
-        let endpoint = self.endpoint, metricsAddr = self.metricsAddr, healthAddr = self.healthAddr
-        let nodeID = configuration.nodeID, rotation = configuration.enableSecretRotation
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await server.run(ready: {
-                        print("akvs csi-driver ready \(endpoint) node=\(nodeID) metrics=\(metricsAddr) health=\(healthAddr) rotation=\(rotation)")
-                        fflush(nil)
-                    })
-                }
-                group.addTask { await waitForTermination() }
-                try await group.next()
-                group.cancelAll()
+    func serverOptions(_ configuration: DriverConfiguration, into report: inout EffectiveConfiguration) throws -> CSIDriverServer.Options {
+        let socket: String
+        do { socket = try CSIDriverServer.socketPath(endpoint) } catch { throw ValidationError(error.description) }
+        let metrics = try listenAddress(metricsAddr, flag: "--metrics-addr")
+        let health = ["", "off"].contains(healthAddr) ? nil : try listenAddress(healthAddr, flag: "--health-addr")
+        var registration: KubeletRegistration.Options?
+        if let path = kubeletRegistrationPath {
+            guard path.hasPrefix("/"), path.count > 1 else {
+                throw ValidationError("--kubelet-registration-path '\(path)' must be the absolute path of the CSI socket on the node, e.g. /var/lib/kubelet/plugins/csi-secrets-store/csi.sock")
             }
-        } catch {
-            await client.shutdown()
-            throw ValidationError("\(error)")
+            guard pluginRegistrationDir.hasPrefix("/") else {
+                throw ValidationError("--plugin-registration-dir '\(pluginRegistrationDir)' must be an absolute path (kubelet's plugins_registry as mounted, e.g. /registration)")
+            }
+            registration = KubeletRegistration.Options(driverName: configuration.driverName, kubeletEndpoint: path, registrationDirectory: pluginRegistrationDir)
         }
-        await client.shutdown()
+        report.add("endpoint", "\(endpoint) (socket \(socket))")
+        report.add("metrics-addr", metrics)
+        report.add("health-addr", health.map(\.description) ?? "off (served by the livenessprobe sidecar)")
+        report.add("kubelet registration", registration.map { "built in: \($0.socketPath) -> \($0.kubeletEndpoint)" } ?? "off (node-driver-registrar sidecar)")
+        return CSIDriverServer.Options(endpoint: endpoint, metrics: metrics, health: health, registration: registration)
     }
 }

@@ -26,16 +26,30 @@ struct EmulatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel: String = "warning"
 
+    @OptionGroup var role: RoleOptions
+
     func run() async throws {
         let (host, port) = try parseAddress(listen, option: "--listen")
         let (imdsHost, imdsPort) = try parseAddress(imdsListen, option: "--imds-listen")
-        var logger = Logger(label: "akvs.emulator")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+        let logger = try role.logger(label: "akvs.emulator", level: logLevel)
+        guard !stateDir.isEmpty else { throw ValidationError("--state-dir must name a folder for ca.pem, cloud.json and credentials.json") }
+        var report = EffectiveConfiguration(role: "emulator")
+        report.add("listen", "\(host):\(port)")
+        report.add("imds-listen", "\(imdsHost):\(imdsPort)")
+        report.add("state-dir", stateDir)
+        if let seed {
+            let parsed: Seed
+            do { parsed = try Seed.load(path: seed) } catch { throw ValidationError(error.description) }
+            report.add("seed", "\(seed): \(parsed.vaults?.count ?? 0) vaults, \(parsed.identities?.count ?? 0) identities, \(parsed.issuers?.count ?? 0) issuers")
+        } else {
+            report.add("seed", "none (empty emulator)")
+        }
+        if role.checkConfig { return report.print() }
         let options = EmulatorOptions(host: host, port: port, imdsHost: imdsHost, imdsPort: imdsPort,
                                       stateDirectory: URL(fileURLWithPath: stateDir), seedPath: seed, logger: logger)
         let running: RunningEmulator
         do { running = try await EmulatorServer.start(options) } catch {
-            throw ValidationError("\(error)")
+            throw RoleFailure(error)
         }
         print(running.readyLine)
         fflush(nil)

@@ -56,7 +56,7 @@ struct MountCommand: AsyncParsableCommand {
                                          nodePublishSecret: secret, serviceAccountTokens: tokens, defaultMode: mode)
         } catch {
             try? await session.shutdown()
-            throw ValidationError("\(error)\nnothing in \(target) was changed")
+            throw RoleFailure(message: "\(error)\nnothing in \(target) was changed")
         }
         try? await session.shutdown()
         print(report.table(target: target))

@@ -5,6 +5,7 @@ import KeyVault
 import Kubernetes
 import Logging
 import ProviderClient
+import Serving
 import SyncController
 
 /// `akvs sync-controller`: SecretSync → Kubernetes Secret (upstream flag names, SSE settings).
@@ -38,45 +39,44 @@ struct SyncControllerCommand: AsyncParsableCommand {
     var providerVolume: String = "/provider"
     @Option(name: .customLong("max-call-recv-msg-size"), help: "Largest provider reply accepted, in bytes.") var maxCallRecvMsgSize: Int = 4 * 1024 * 1024
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @OptionGroup var role: RoleOptions
 
     func run() async throws {
-        guard let interval = Self.duration(rotationPollInterval), interval > .zero else {
-            throw ValidationError("--rotation-poll-interval '\(rotationPollInterval)' must be a positive duration such as 1h, 30m or 3600s")
-        }
-        guard jitterSeconds >= 0 else { throw ValidationError("--jitter-seconds must be 0 or more") }
-        guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
-        let metrics = try Self.address(metricsBindAddress, flag: "--metrics-bind-address")
-        let health = try Self.address(healthProbeBindAddress, flag: "--health-probe-bind-address")
-        var log = Logger(label: "akvs.sync-controller")
-        log.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let logger = log
+        let logger = try role.logger(label: "akvs.sync-controller", level: logLevel)
+        var report = EffectiveConfiguration(role: "sync-controller")
+        let settings = try syncConfiguration(into: &report)
+        let metrics = try listenAddress(metricsBindAddress, flag: "--metrics-bind-address")
+        let health = try listenAddress(healthProbeBindAddress, flag: "--health-probe-bind-address")
+        report.add("metrics-bind-address", metrics)
+        report.add("health-probe-bind-address", health)
+        let found = try kubernetesConfiguration(kubeconfig: kubeconfig, checking: role.checkConfig, into: &report)
+        if role.checkConfig { return report.print() }
+        guard let kube = found else { return }
 
-        let kube: KubernetesConfiguration
-        do {
-            kube = try kubeconfig.map { try KubernetesConfiguration.kubeconfig(path: $0) } ?? KubernetesConfiguration.load()
-        } catch { throw ValidationError("\(error)") }
-        let client = try KubernetesClient(configuration: kube, logger: logger)
-        guard vaultRequestsPerSecond >= 0 else { throw ValidationError("--vault-requests-per-second must be 0 or more") }
+        let client: KubernetesClient
+        do { client = try KubernetesClient(configuration: kube, logger: logger) } catch { throw RoleFailure(error) }
         let limiters = VaultLimiters(requestsPerSecond: vaultRequestsPerSecond > 0 ? vaultRequestsPerSecond : nil,
                                      burst: vaultRequestsPerSecond > 0 ? Int(vaultRequestsPerSecond) : nil)
-        let session = try KeyVaultSession.make(additionalCAFile: caFile, limiters: limiters)
+        let session: KeyVaultSession
+        do { session = try KeyVaultSession.make(additionalCAFile: caFile, limiters: limiters) } catch { throw RoleFailure(error) }
         let provider = AzureProvider(session: session, configuration: ProviderConfiguration(objectCacheTTL: .seconds(objectCacheTTL)), logger: logger)
         let controllerNamespace = leaderElectionNamespace ?? kube.namespace
         let statistics = SyncStatistics()
-        var settings = SyncConfiguration(pollInterval: interval, jitterSeconds: jitterSeconds, enablePartialSecretSync: enablePartialSecretSync,
-                                         tokenAudience: tokenRequestAudience, workers: workers)
-        settings.driftRepair = enableDriftRepair
         let configuration = settings
-        let http = SyncHTTPServer(host: metrics.host, metricsPort: metrics.port, healthPort: health.port, statistics: statistics, logger: logger)
+        let http = SyncHTTPServer(metrics: metrics, health: health, statistics: statistics, logger: logger)
         let leaderElect = self.leaderElect
         let providerVolume = self.providerVolume, maxCallRecvMsgSize = self.maxCallRecvMsgSize
-        guard maxCallRecvMsgSize > 0 else { throw ValidationError("--max-call-recv-msg-size must be a positive number of bytes") }
         let identity = "\(ProcessInfo.processInfo.hostName)-\(UUID().uuidString.prefix(8))"
+        let listeners: HTTPListeners.Running
+        do { listeners = try await http.start() } catch {
+            await client.shutdown()
+            try? await session.shutdown()
+            throw RoleFailure(error)
+        }
         print("akvs sync-controller starting api=\(kube.server.absoluteString) metrics=\(metricsBindAddress) health=\(healthProbeBindAddress) leader-elect=\(leaderElect)")
         fflush(nil)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await http.run() }
-            group.addTask {
+        do {
+            try await serveUntilTerminated(logger: logger) {
                 let key = try await HashKeyStore.loadOrCreate(client: client, namespace: controllerNamespace)
                 let sockets = ProviderClients(searchPaths: [providerVolume], maxMessageBytes: maxCallRecvMsgSize, logger: logger)
                 var made = SyncController(client: client, source: ProviderRouter(azure: AzureSecretSource(provider: provider), sockets: sockets), configuration: configuration,
@@ -91,12 +91,50 @@ struct SyncControllerCommand: AsyncParsableCommand {
                     await controller.run()
                 }
             }
-            group.addTask { await waitForTermination() }
-            try await group.next()
-            group.cancelAll()
+        } catch {
+            await listeners.stop()
+            await client.shutdown()
+            try? await session.shutdown()
+            throw RoleFailure(error)
         }
+        await listeners.stop()
         await client.shutdown()
         try? await session.shutdown()
+        logger.info("akvs sync-controller stopped")
+    }
+
+    func syncConfiguration(into report: inout EffectiveConfiguration) throws -> SyncConfiguration {
+        guard let interval = Self.duration(rotationPollInterval), interval > .zero else {
+            throw ValidationError("--rotation-poll-interval '\(rotationPollInterval)' must be a positive duration such as 1h, 30m or 3600s")
+        }
+        guard jitterSeconds >= 0 else { throw ValidationError("--jitter-seconds must be 0 or more") }
+        guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
+        guard objectCacheTTL >= 0 else { throw ValidationError("--object-cache-ttl must be 0 or more seconds") }
+        guard vaultRequestsPerSecond >= 0 else { throw ValidationError("--vault-requests-per-second must be 0 or more") }
+        guard maxCallRecvMsgSize > 0 else { throw ValidationError("--max-call-recv-msg-size must be a positive number of bytes") }
+        guard providerVolume.hasPrefix("/") else { throw ValidationError("--provider-volume '\(providerVolume)' must be an absolute path") }
+        let audiences = tokenRequestAudience.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !audiences.isEmpty, !audiences.contains(where: \.isEmpty) else {
+            throw ValidationError("--token-request-audience '\(tokenRequestAudience)' must name one audience or a comma-separated list, e.g. api://AzureADTokenExchange")
+        }
+        try checkCAFile(caFile)
+        var settings = SyncConfiguration(pollInterval: interval, jitterSeconds: jitterSeconds, enablePartialSecretSync: enablePartialSecretSync,
+                                         tokenAudience: tokenRequestAudience, workers: workers)
+        settings.driftRepair = enableDriftRepair
+        report.add("rotation-poll-interval", "\(interval)")
+        report.add("jitter-seconds", jitterSeconds)
+        report.add("enable-partial-secret-sync", enablePartialSecretSync)
+        report.add("token-request-audience", tokenRequestAudience)
+        report.add("leader-elect", leaderElect ? "on (Lease 29f1d54e.secret-sync.x-k8s.io in \(leaderElectionNamespace ?? "the client's namespace"))" : "off")
+        report.add("workers", workers)
+        report.add("enable-drift-repair", enableDriftRepair)
+        report.add("object-cache-ttl", "\(objectCacheTTL)s")
+        report.add("vault-requests-per-second", vaultRequestsPerSecond > 0 ? "\(vaultRequestsPerSecond)" : "no budget")
+        report.add("ca-file", caFile ?? "none (system trust store)")
+        report.add("provider-volume", "\(providerVolume) (azure runs in-process)")
+        report.add("max-call-recv-msg-size", maxCallRecvMsgSize)
+        report.add("log", "\(logLevel)\(role.logFormatJSON ? ", JSON" : "")")
+        return settings
     }
 
     /// `1h`, `30m`, `45s`, `1h30m` or plain seconds.
@@ -111,13 +149,5 @@ struct SyncControllerCommand: AsyncParsableCommand {
         }
         guard number.isEmpty else { return nil }
         return .milliseconds(Int(total * 1000))
-    }
-
-    static func address(_ text: String, flag: String) throws -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError("\(flag) '\(text)' must be host:port or :port")
-        }
-        let host = String(text[..<colon])
-        return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 }

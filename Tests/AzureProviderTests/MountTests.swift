@@ -95,7 +95,7 @@ import Testing
     }
 
     @Test func mountIsAllOrNothingAndNamesEveryFailure() async throws {
-        try await EmulatorFixture.with { f in
+        _ = try await EmulatorFixture.with { f in
             await #expect {
                 _ = try await provider(f).mount(attributes: attributes(f, [
                     "objectName: plain\nobjectType: secret",

@@ -16,6 +16,7 @@ import Logging
 import ProviderClient
 import ProviderServer
 import SecretsStoreAPI
+import Serving
 
 /// Tests that mount tmpfs need root (CI runs as root); elsewhere they are reported as skipped.
 let isRoot = getuid() == 0
@@ -66,8 +67,8 @@ struct CSIHarness: Sendable {
                                               providers: ProviderClients(searchPaths: configuration.additionalProviderVolumePaths + [configuration.providerVolumePath],
                                                                          timeout: configuration.providerTimeout, logger: quiet), metrics: metrics, logger: quiet)
                 let socket = dir.appendingPathComponent("csi.sock").path
-                let driver = CSIDriverServer(options: .init(endpoint: "unix://\(socket)", metricsHost: "127.0.0.1", metricsPort: 0,
-                                                            healthHost: "127.0.0.1", healthPort: 0),
+                let driver = CSIDriverServer(options: .init(endpoint: "unix://\(socket)", metrics: ListenAddress(host: "127.0.0.1", port: 0),
+                                                            health: ListenAddress(host: "127.0.0.1", port: 0)),
                                              publisher: publisher, metrics: metrics, logger: quiet)
                 let driverTask = try await startServer { ready in try await driver.run(ready: ready) }
                 defer { driverTask.cancel(); providerTask?.cancel() }

@@ -5,6 +5,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import ProviderAPI
 import ProviderServer
+import Serving
 import Testing
 
 @Suite struct ProviderServerTests {
@@ -21,7 +22,7 @@ import Testing
         }
         var started = false
         for await _ in ready { started = true; break }
-        guard started else { _ = try await task.value; throw ProviderServerError.socket(path: socket, reason: "provider did not start") }
+        guard started else { _ = try await task.value; throw ServingError.socket(path: socket, reason: "provider did not start") }
         defer { task.cancel() }
         return try await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { grpc in
             try await body(V1alpha1_CSIDriverProvider.Client(wrapping: grpc), socket, metrics)
@@ -80,8 +81,8 @@ import Testing
     }
 
     @Test func endpointMustBeAUnixSocket() throws {
-        #expect(throws: ProviderServerError.self) { try ProviderServer.socketPath("tcp://127.0.0.1:1") }
-        #expect(throws: ProviderServerError.self) { try ProviderServer.socketPath("unix://relative.sock") }
+        #expect(throws: ServingError.self) { try ProviderServer.socketPath("tcp://127.0.0.1:1") }
+        #expect(throws: ServingError.self) { try ProviderServer.socketPath("unix://relative.sock") }
         #expect(try ProviderServer.socketPath("unix:///provider/azure.sock") == "/provider/azure.sock")
     }
 }
