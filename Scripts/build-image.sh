@@ -7,10 +7,9 @@
 # Without --binary it builds the release binary (`swift build -c release --static-swift-stdlib
 # --product akvs`) and strips a copy of it. The image holds one layer: /akvs, the shared libraries
 # `ldd` lists for it (at the paths the loader looks for them) plus the loader, the CA bundle,
-# /etc/passwd and /etc/group with the user nonroot (65532), /etc/nsswitch.conf, /tmp, the empty
-# mount points /dev, /proc and /sys, and the
-# Debian copyright files of the libraries. Tags: akvs:<what `akvs --version` prints> and every
-# --tag given.
+# /etc/passwd and /etc/group with the user nonroot (65532), /etc/nsswitch.conf, /etc/hosts
+# (localhost), /tmp, the empty mount points /dev, /proc and /sys, and the Debian copyright files
+# of the libraries. Tags: akvs:<what `akvs --version` prints> and every --tag given.
 #
 # Archive layout (what `docker save` of Docker 25 and later writes): oci-layout, index.json (one
 # entry per tag, annotated with org.opencontainers.image.ref.name = the tag and
@@ -268,6 +267,8 @@ def debian_copyright(paths):
 PASSWD = ("root:x:0:0:root:/root:/sbin/nologin\n"
           f"nonroot:x:{USER_ID}:{USER_ID}:nonroot:/home/nonroot:/sbin/nologin\n")
 GROUP = f"root:x:0:\nnonroot:x:{USER_ID}:\n"
+# Container runtimes and kubelet mount their own /etc/hosts; this one serves plain chroot use.
+HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 NSSWITCH = "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\nnetworks: files\nprotocols: files\nservices: files\n"
 
 # path in the image -> (kind, mode, uid, content or host path)
@@ -282,6 +283,7 @@ for doc, source in debian_copyright(list(libraries) + [CA_BUNDLE]).items():
 entries["etc/passwd"] = ("data", 0o644, 0, PASSWD.encode())
 entries["etc/group"] = ("data", 0o644, 0, GROUP.encode())
 entries["etc/nsswitch.conf"] = ("data", 0o644, 0, NSSWITCH.encode())
+entries["etc/hosts"] = ("data", 0o644, 0, HOSTS.encode())
 entries["tmp"] = ("dir", 0o1777, 0, None)
 for mount_point in ("dev", "proc", "sys"):  # where runtimes mount them; also lets chroot work
     entries[mount_point] = ("dir", 0o755, 0, None)

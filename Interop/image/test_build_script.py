@@ -1,0 +1,143 @@
+"""Scripts/build-image.sh itself: reproducible output, tags, SOURCE_DATE_EPOCH, clear errors."""
+
+import json
+import os
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+from conftest import ROOT, SCRIPT, TEST_TAG, TIMINGS, run_script
+
+USAGE = "Usage: Scripts/build-image.sh [--binary PATH] [--tag NAME:TAG] [--output FILE]"
+
+
+def read_json(archive, name):
+    with tarfile.open(archive) as tar:
+        return json.load(tar.extractfile(name))
+
+
+def test_same_binary_and_commit_give_the_same_archive(image, tmp_path):
+    again = tmp_path / "again.tar"
+    started = time.monotonic()
+    result = run_script("--binary", image.binary, "--tag", TEST_TAG, "--output", again)
+    TIMINGS["build-image.sh (second build)"] = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert read_json(again, "index.json") == image.index
+    assert again.read_bytes() == image.archive.read_bytes(), "archive differs byte for byte"
+
+
+def build_fake(fake_akvs, tmp_path, *args, env=None):
+    output = tmp_path / "fake.tar"
+    result = run_script("--binary", fake_akvs, "--output", output, *args, env=env)
+    assert result.returncode == 0, result.stderr
+    return output, result
+
+
+def names(archive):
+    return [e["annotations"]["io.containerd.image.name"] for e in read_json(archive, "index.json")["manifests"]]
+
+
+def test_tags_are_normalised_and_deduplicated(fake_akvs, tmp_path):
+    archive, result = build_fake(fake_akvs, tmp_path, "--tag", "akvs:9.8.7-test",
+                                 "--tag=registry.example:5000/team/akvs:dev",
+                                 "--tag", "docker.io/library/akvs:latest", "--tag", "ghcr.io/o/akvs:1")
+    assert names(archive) == ["docker.io/library/akvs:9.8.7-test",
+                              "registry.example:5000/team/akvs:dev",
+                              "docker.io/library/akvs:latest", "ghcr.io/o/akvs:1"]
+    assert read_json(archive, "manifest.json")[0]["RepoTags"] == [
+        "akvs:9.8.7-test", "registry.example:5000/team/akvs:dev", "akvs:latest", "ghcr.io/o/akvs:1"]
+    refs = [e["annotations"]["org.opencontainers.image.ref.name"]
+            for e in read_json(archive, "index.json")["manifests"]]
+    assert refs == ["9.8.7-test", "dev", "latest", "1"]
+
+
+def test_source_date_epoch_sets_every_time(fake_akvs, tmp_path):
+    archive, _ = build_fake(fake_akvs, tmp_path, env={"SOURCE_DATE_EPOCH": "1700000000"})
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile(read_json(archive, "index.json")["manifests"][0]["digest"].replace("sha256:", "blobs/sha256/")))
+        config = json.load(tar.extractfile(manifest["config"]["digest"].replace("sha256:", "blobs/sha256/")))
+        layer = tar.extractfile(manifest["layers"][0]["digest"].replace("sha256:", "blobs/sha256/"))
+        with tarfile.open(fileobj=layer, mode="r|gz") as inner:
+            mtimes = {m.mtime for m in inner}
+        outer = {m.mtime for m in tar.getmembers()}
+    assert config["created"] == "2023-11-14T22:13:20Z"
+    assert config["config"]["Labels"]["org.opencontainers.image.created"] == "2023-11-14T22:13:20Z"
+    assert mtimes == {1700000000} and outer == {1700000000}
+
+
+def test_default_output_and_relative_paths(fake_akvs, tmp_path):
+    relative_binary = os.path.relpath(fake_akvs, tmp_path)
+    result = run_script("--binary", relative_binary, "--output", "out/image.tar", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "image.tar").is_file()
+    assert str(tmp_path / "out" / "image.tar") in result.stdout
+
+
+def test_help_is_not_an_error():
+    result = run_script("--help")
+    assert result.returncode == 0 and USAGE in result.stdout and result.stderr == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bogus"], "unknown argument '--bogus'"),
+    (["build"], "unknown argument 'build'"),
+    (["--tag"], "--tag needs a value"),
+    (["--output", ""], "--output needs a non-empty value"),
+    (["--tag", "akvs"], "'akvs': no tag; give NAME:TAG"),
+    (["--tag", "Akvs:dev"], "name component 'Akvs' is not valid"),
+    (["--tag", "akvs:bad tag"], "tag 'bad tag' is not valid"),
+    (["--tag", "akvs:-dev"], "tag '-dev' is not valid"),
+    (["--tag", "akvs@sha256:" + "0" * 64], "give NAME:TAG, not a digest"),
+    (["--tag", "bad_host.example:port/akvs:1"], "registry 'bad_host.example:port' is not a valid host[:port]"),
+])
+def test_usage_errors_exit_2_with_the_reason_and_the_usage(args, message, fake_akvs):
+    # --binary is valid, so the usage error is what stops the script, before any build.
+    result = run_script("--binary", fake_akvs, *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Usage: Scripts/build-image.sh" in result.stderr
+    assert result.stdout == ""
+
+
+def test_missing_non_executable_and_wrong_binaries_fail_clearly(tmp_path):
+    script = tmp_path / "script"
+    script.write_text("#!/bin/sh\necho 1.0.0\n")
+    script.chmod(0o755)
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    cases = [
+        (tmp_path / "nope", "does not exist"),
+        (plain, "is not executable"),
+        (tmp_path, "is not a regular file"),
+        (script, "is not an ELF executable"),
+    ]
+    for binary, message in cases:
+        result = run_script("--binary", binary, "--output", tmp_path / "x.tar")
+        assert result.returncode == 1, (binary, result.stderr)
+        assert message in result.stderr and "Usage:" not in result.stderr, result.stderr
+        assert not (tmp_path / "x.tar").exists()
+
+
+def test_missing_library_is_named(tmp_path):
+    """ldd's `not found` stops the build with the library's name (not a loader crash)."""
+    cc = subprocess.run(["sh", "-c", "command -v cc || command -v gcc"], capture_output=True, text=True).stdout.strip()
+    if not cc:
+        pytest.skip("no C compiler")
+    (tmp_path / "lib.c").write_text("int akvs_missing(void) { return 1; }\n")
+    (tmp_path / "main.c").write_text("int akvs_missing(void); int main(void) { return akvs_missing(); }\n")
+    subprocess.run([cc, "-shared", "-fPIC", "-o", tmp_path / "libakvsmissing.so", tmp_path / "lib.c"], check=True)
+    subprocess.run([cc, "-o", tmp_path / "prog", tmp_path / "main.c", f"-L{tmp_path}", "-lakvsmissing"], check=True)
+    (tmp_path / "libakvsmissing.so").unlink()
+    result = run_script("--binary", tmp_path / "prog", "--output", tmp_path / "x.tar")
+    assert result.returncode == 1
+    assert "libakvsmissing.so" in result.stderr and "not found" in result.stderr, result.stderr
+    assert not (tmp_path / "x.tar").exists()
+
+
+def test_a_failed_build_leaves_no_partial_archive(fake_akvs, tmp_path):
+    before = set(tmp_path.iterdir())
+    result = run_script("--binary", tmp_path / "absent", "--output", tmp_path / "x.tar")
+    assert result.returncode == 1
+    assert set(tmp_path.iterdir()) == before
