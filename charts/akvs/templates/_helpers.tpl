@@ -1,21 +1,21 @@
 {{/*
 Names. fullname: fullnameOverride, else the release name (plus "-<chart name>" unless the release name
-already contains it), at most 34 characters so that "<fullname>-secrets-store-provider-azure" stays a
+already contains it), at most 33 characters so that "<fullname>-secrets-store-sync-controller" stays a
 63-character name.
 */}}
 {{- define "akvs.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 34 | trimSuffix "-" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 33 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "akvs.fullname" -}}
 {{- if .Values.fullnameOverride -}}
-{{- .Values.fullnameOverride | trunc 34 | trimSuffix "-" -}}
+{{- .Values.fullnameOverride | trunc 33 | trimSuffix "-" -}}
 {{- else -}}
 {{- $name := default .Chart.Name .Values.nameOverride -}}
 {{- if contains $name .Release.Name -}}
-{{- .Release.Name | trunc 34 | trimSuffix "-" -}}
+{{- .Release.Name | trunc 33 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name $name | trunc 34 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 33 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
