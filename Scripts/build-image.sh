@@ -436,7 +436,7 @@ print(f"tags:          {' '.join(familiar for _, familiar, _ in references)}")
 print(f"image digest:  {manifest_digest}  (manifest; config {config_digest})")
 print(f"layer:         {compressed.digest}")
 print(f"size:          {compressed.size} bytes compressed ({mib(compressed.size)}), "
-      f"{uncompressed.size} bytes unpacked ({mib(uncompressed.size)}); "
+      f"{uncompressed.size} bytes uncompressed ({mib(uncompressed.size)}, as docker images shows); "
       f"archive {os.path.getsize(output)} bytes; {len(entries)} files and directories")
 PYTHON
 

@@ -141,3 +141,51 @@ def test_a_failed_build_leaves_no_partial_archive(fake_akvs, tmp_path):
     result = run_script("--binary", tmp_path / "absent", "--output", tmp_path / "x.tar")
     assert result.returncode == 1
     assert set(tmp_path.iterdir()) == before
+
+
+def test_release_path_builds_strips_a_copy_and_packs_it(fake_akvs, tmp_path):
+    """Without --binary: `swift build -c release --static-swift-stdlib --product akvs`, then a
+    stripped copy goes into the image (the release build itself keeps its symbols). A stand-in
+    `swift` copies the small test executable, so this runs in a second; the script runs from a
+    copy of the repository layout, so nothing in this checkout's .build changes."""
+    import hashlib
+    import shutil
+    import stat
+    root = tmp_path / "repo"
+    (root / "Scripts").mkdir(parents=True)
+    shutil.copy(SCRIPT, root / "Scripts" / "build-image.sh")
+    bin_dir = root / ".build" / "x86_64-unknown-linux-gnu" / "release"
+    stub = tmp_path / "stub"
+    stub.mkdir()
+    log = tmp_path / "swift.log"
+    (stub / "swift").write_text(f"""#!/bin/sh
+echo "$*" >> '{log}'
+case " $* " in *" --show-bin-path "*) echo '{bin_dir}'; exit 0 ;; esac
+mkdir -p '{bin_dir}' && cp '{fake_akvs}' '{bin_dir}/akvs'
+""")
+    (stub / "swift").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    env["PATH"] = f"{stub}:{env.get('PATH', '/usr/bin:/bin')}"
+    result = subprocess.run(["bash", str(root / "Scripts" / "build-image.sh")], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0] == "build -c release --static-swift-stdlib --product akvs"
+    assert calls[1] == "build -c release --static-swift-stdlib --show-bin-path"
+    archive = root / ".build" / "akvs-image.tar"
+    assert archive.is_file() and str(archive) in result.stdout
+    stripped = root / ".build" / "akvs-image-work" / "akvs"
+    built = bin_dir / "akvs"
+    assert built.read_bytes() == fake_akvs.read_bytes(), "the release build keeps its symbols"
+    assert stripped.stat().st_size < built.stat().st_size, "the image's copy is stripped"
+    assert stripped.stat().st_mode & stat.S_IXUSR
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("blobs/sha256/" + read_json(archive, "index.json")["manifests"][0]["digest"][7:]))
+        layer = tar.extractfile("blobs/sha256/" + manifest["layers"][0]["digest"][7:])
+        with tarfile.open(fileobj=layer, mode="r|gz") as inner:
+            for member in inner:
+                if member.name == "akvs":
+                    packed = inner.extractfile(member).read()
+                    break
+    assert hashlib.sha256(packed).digest() == hashlib.sha256(stripped.read_bytes()).digest()
+    assert "9.8.7-test" in result.stdout
