@@ -95,6 +95,11 @@ extension EmulatorState {
 
     /// The private key (PKCS#8 DER) and certificates of a PEM bundle or a base64 PFX.
     static func keyAndCertificates(_ value: String, password: String) throws -> ([UInt8], [[UInt8]]) {
+        // The SDKs send a PEM import base64-encoded, as they do a PFX; Key Vault accepts it either way.
+        if !value.contains("-----BEGIN"), let decoded = Data(base64Encoded: value.filter { !$0.isWhitespace }),
+           let text = String(data: decoded, encoding: .utf8), text.contains("-----BEGIN") {
+            return try keyAndCertificates(text, password: password)
+        }
         if value.contains("-----BEGIN") {
             let blocks = try PEMDocument.parseMultiple(pemString: value)
             guard let key = blocks.first(where: { $0.discriminator == "PRIVATE KEY" }) else {
@@ -123,11 +128,35 @@ extension EmulatorState {
         let certificate = CertificateVersionRecord(meta: meta, issued: issued, policy: policy, contentType: creation.contentType)
         return try mutateVault(vault) { (v: inout VaultRecord) throws(KVFailure) -> CertificateBundle in
             let kid = v.id(.key, name, meta.version)
+            v.deletedOperations.remove(name)
             v.certificates[name, default: []].append(certificate)
             v.keys[name, default: []].append(KeyVersionRecord(meta: meta, material: issued.key, managed: true))
             v.secrets[name, default: []].append(SecretVersionRecord(meta: meta, value: secretValue, contentType: creation.contentType, kid: kid))
             return certificateBundle(certificate, name: name, vault: v)
         }
+    }
+
+    /// The certificate's creation operation (`GET …/pending`); 404 once deleted, as Key Vault answers then.
+    func certificateOperation(vault: String, name: String) throws(KVFailure) -> CertificateOperation {
+        let record = try readVault(vault)
+        guard record.certificates[name] != nil, !record.deletedOperations.contains(name) else { throw .pendingNotFound(name) }
+        return Self.operation(record, name: name)
+    }
+
+    /// `DELETE …/pending`: answers the operation once, then it is gone.
+    func deleteCertificateOperation(vault: String, name: String) throws(KVFailure) -> CertificateOperation {
+        try mutateVault(vault) { (v: inout VaultRecord) throws(KVFailure) -> CertificateOperation in
+            guard v.certificates[name] != nil, !v.deletedOperations.contains(name) else { throw .pendingNotFound(name) }
+            v.deletedOperations.insert(name)
+            return Self.operation(v, name: name)
+        }
+    }
+
+    /// Creation here is synchronous, so every operation read back has completed; ids are built on the vault's own URL.
+    static func operation(_ record: VaultRecord, name: String, status: String = "completed") -> CertificateOperation {
+        let issuer = record.certificates[name]?.last?.policy.issuer?.name
+        return CertificateOperation(id: "\(record.baseURL)/certificates/\(name)/pending", issuer: .init(name: issuer), status: status,
+                                    target: "\(record.baseURL)/certificates/\(name)", requestId: UUID().uuidString.lowercased())
     }
 
     /// Enables or disables a certificate version together with its key and secret.

@@ -24,6 +24,10 @@ struct KVFailure: Error, Sendable {
         return KVFailure(status: 403, code: "Forbidden", message: "Operation get is not allowed on a disabled \(kind.rawValue).", inner: inner)
     }
 
+    static func pendingNotFound(_ name: String) -> KVFailure {
+        KVFailure(status: 404, code: "PendingCertificateNotFound", message: "Pending certificate not found: \(name)")
+    }
+
     static func badParameter(_ message: String) -> KVFailure {
         KVFailure(status: 400, code: "BadParameter", message: message)
     }

@@ -113,8 +113,12 @@ struct KeyVaultHandler: Sendable {
             return Reply.json(.ok, try await state.getSecret(vault: vault, name: name, version: tail, outContentType: query["outContentType"]))
         case (.key, .get, false, _):
             return Reply.json(.ok, try await state.getKey(vault: vault, name: name, version: tail))
-        case (.certificate, .get, false, "pending"), (.certificate, .get, false, "policy"):
-            return try await certificateSubresource(vault: vault, name: name, tail: tail)
+        case (.certificate, .get, false, "pending"):
+            return Reply.json(.ok, try await state.certificateOperation(vault: vault, name: name))
+        case (.certificate, .delete, false, "pending"):
+            return Reply.json(.ok, try await state.deleteCertificateOperation(vault: vault, name: name))
+        case (.certificate, .get, false, "policy"):
+            return Reply.json(.ok, try await state.getCertificate(vault: vault, name: name, version: "").policy)
         case (.certificate, .get, false, _):
             return Reply.json(.ok, try await state.getCertificate(vault: vault, name: name, version: tail))
         case (.secret, .put, false, ""):
@@ -132,7 +136,8 @@ struct KeyVaultHandler: Sendable {
             let input = try decode(CertificateCreateBody.self, body)
             let creation = try input.creation(name: name)
             _ = try await state.createCertificate(vault: vault, name: name, creation)
-            var accepted = try await certificateSubresource(vault: vault, name: name, tail: "pending")
+            // As Key Vault: 202 with the operation in progress; the SDKs' pollers then read `…/pending` (completed).
+            var accepted = Reply.json(.ok, EmulatorState.operation(try await state.readVault(vault), name: name, status: "inProgress"))
             accepted.status = .accepted
             return accepted
         case (.certificate, .post, false, "import"):
@@ -184,14 +189,6 @@ struct KeyVaultHandler: Sendable {
             next = "https://\(host)\(path)?api-version=\(query["api-version"] ?? "7.5")&$skiptoken=\(skip + pageSize)&maxresults=\(pageSize)"
         }
         return Reply.json(.ok, ItemPage(value: slice, nextLink: next))
-    }
-
-    private func certificateSubresource(vault: String, name: String, tail: String) async throws(KVFailure) -> Response {
-        let bundle = try await state.getCertificate(vault: vault, name: name, version: "")
-        if tail == "policy" { return Reply.json(.ok, bundle.policy) }
-        let base = bundle.id.map { String($0.split(separator: "/").dropLast(3).joined(separator: "/")) } ?? ""
-        return Reply.json(.ok, CertificateOperation(id: "\(base)/certificates/\(name)/pending", issuer: .init(name: bundle.policy?.issuer?.name),
-                                                   status: "completed", target: "\(base)/certificates/\(name)", requestId: UUID().uuidString.lowercased()))
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ body: ByteBuffer) throws(KVFailure) -> T {

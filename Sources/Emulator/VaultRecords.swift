@@ -57,6 +57,8 @@ struct VaultRecord: Sendable {
     var secrets: [String: [SecretVersionRecord]] = [:]
     var keys: [String: [KeyVersionRecord]] = [:]
     var certificates: [String: [CertificateVersionRecord]] = [:]
+    /// Certificates whose (completed) creation operation was deleted: `GET …/pending` answers 404 until the next create.
+    var deletedOperations: Set<String> = []
     var faults = FaultSettings()
     var throttleWindowStart = Date.distantPast
     var throttleCount = 0
