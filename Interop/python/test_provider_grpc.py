@@ -160,3 +160,36 @@ def test_health_and_metrics(api, provider, credentials):
     assert 'grpc_request_bucket{grpc_method="/v1alpha1.CSIDriverProvider/Mount"' in text
     assert "keyvault_request_count" in text and 'object_type="secret"' in text and 'provider="azure"' in text
     assert SEED.secrets.plain[1] not in text
+
+
+def test_mount_shaped_like_the_upstream_sync_controller(api, provider, credentials, admin, reader_secrets):
+    """The exact request the upstream Secrets Store Sync Controller sends: SPC parameters plus the
+    controller's pod attributes (an empty pod name and uid when SYNC_CONTROLLER_POD_NAME/UID are
+    unset), the SecretSync's namespace and service account, its tokens; secrets "{}", permission
+    "420", target /mnt/secrets-store and no current object versions."""
+    import datetime
+    import uuid
+
+    from test_workload_identity import Signer, sa_claims
+
+    signer = Signer(kid=f"sync-{uuid.uuid4().hex[:8]}")
+    admin.add_issuer(SEED.workload.issuer, signer.jwks())
+    token = signer.sign(sa_claims(SEED.workload.issuer, SEED.workload.subject))
+    expiry = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    name = SEED.secrets.plain[0]
+    attributes = json.loads(_attributes(credentials, [{"objectName": name, "objectType": "secret"}]))
+    attributes.update({
+        "clientID": SEED.workload.client_id,
+        "csi.storage.k8s.io/pod.name": "",
+        "csi.storage.k8s.io/pod.uid": "",
+        "csi.storage.k8s.io/pod.namespace": "apps",
+        "csi.storage.k8s.io/serviceAccount.name": "web",
+        "csi.storage.k8s.io/serviceAccount.tokens": json.dumps({"api://AzureADTokenExchange": {"token": token, "expirationTimestamp": expiry}}),
+    })
+    with grpc.insecure_channel(f"unix://{provider['socket']}") as channel:
+        reply = api.CSIDriverProviderStub(channel).Mount(
+            api.MountRequest(attributes=json.dumps(attributes), secrets="{}", permission="420", target_path="/mnt/secrets-store"), timeout=30)
+    assert not reply.error.code, reply.error.code
+    files = {f.path: f for f in reply.files}
+    assert files[name].contents == SEED.secrets.plain[1].encode() and files[name].mode == 420
+    assert {v.id: v.version for v in reply.object_version} == {f"secret/{name}": reader_secrets.get_secret(name).properties.version}

@@ -16,6 +16,7 @@ public struct MountParameters: Sendable, Equatable {
     public var cloudEnvFileName: String?
     public var identity: IdentityMode
     public var objects: [KeyVaultObject]
+    /// The pod (`csi.storage.k8s.io/pod.name`, `.namespace`); empty when the caller did not say, e.g. a sync controller.
     public var podName: String
     public var podNamespace: String
     /// Service-account tokens by audience (`csi.storage.k8s.io/serviceAccount.tokens`).
@@ -70,10 +71,10 @@ public struct MountParameters: Sendable, Equatable {
         }
         let objects = try KeyVaultObject.parseList(objectsText)
 
+        // The pod is only needed by pod identity (refused above); the upstream sync controller sends an empty pod
+        // name when SYNC_CONTROLLER_POD_NAME is unset, and the upstream provider accepts it. Used for logs only.
         let podName = value(podNameKey)
-        guard !podName.isEmpty else { throw .parameter(name: podNameKey, reason: "pod name is not provided; the CSIDriver object needs podInfoOnMount: true") }
         let podNamespace = value(podNamespaceKey)
-        guard !podNamespace.isEmpty else { throw .parameter(name: podNamespaceKey, reason: "pod namespace is not provided; the CSIDriver object needs podInfoOnMount: true") }
 
         return MountParameters(keyvaultName: vault, tenantID: tenant, cloudName: value("cloudName"),
                                cloudEnvFileName: value("cloudEnvFileName").isEmpty ? nil : value("cloudEnvFileName"),

@@ -37,7 +37,12 @@ import Testing
         expectError(["keyvaultName": "bad_name"], mentions: ["keyvaultName", "bad_name"])
         expectError(["tenantId": nil], mentions: ["tenantId", "is not set"])
         expectError(["objects": nil], mentions: ["objects is not set"])
-        expectError(["csi.storage.k8s.io/pod.name": nil], mentions: ["pod name is not provided"])
+    }
+
+    @Test func podAttributesAreOptionalAsUpstream() throws {
+        // The upstream sync controller sends an empty pod name when SYNC_CONTROLLER_POD_NAME is unset.
+        let parameters = try parse(["csi.storage.k8s.io/pod.name": "", "csi.storage.k8s.io/pod.namespace": nil])
+        #expect(parameters.podName.isEmpty && parameters.podNamespace.isEmpty)
     }
 
     @Test func identityModes() {
