@@ -23,9 +23,14 @@ public struct AzureProvider: Sendable {
         self.logger = logger
     }
 
+    /// The mount attribute by which akvs csi-driver tells the provider the oldest cached result it accepts, in seconds
+    /// (its rotation interval, or 0 when a fresh read is due); other drivers do not send it.
+    public static let maxObjectAgeAttribute = "akvs.io/max-object-age-seconds"
+
     /// Serves one mount. `defaultMode` is the request's permission (0644 from the driver).
     public func mount(attributes: [String: String], secrets: [String: String], defaultMode: Int32 = 0o644) async throws(ProviderError) -> MountResult {
-        let partial = try await fetchEach(attributes: attributes, secrets: secrets, defaultMode: defaultMode)
+        let maxAge = try Self.maxObjectAge(attributes)
+        let partial = try await fetchEach(attributes: attributes, secrets: secrets, defaultMode: defaultMode, maxAge: maxAge)
         if !partial.failures.isEmpty {
             logger.warning("mount failed", metadata: ["pod": "\(partial.podNamespace)/\(partial.podName)", "vault": "\(partial.vault)", "failed": "\(partial.failures.count)"])
             throw .fetch(partial.failures.map(\.failure))
@@ -36,8 +41,9 @@ public struct AzureProvider: Sendable {
     /// Fetches each object on its own, so that one failure does not stop the others (SecretSync partial sync).
     /// `only` keeps the objects whose file name (alias or name) is listed: a SecretSync fetches what it references.
     /// Parameter and identity errors still throw: then nothing could be fetched.
+    /// `maxAge` bounds the age of shared results for this call (zero reads the vault; nil takes `--object-cache-ttl`).
     public func fetchEach(attributes: [String: String], secrets: [String: String], only fileNames: Set<String>? = nil,
-                          defaultMode: Int32 = 0o644) async throws(ProviderError) -> PartialMount {
+                          defaultMode: Int32 = 0o644, maxAge: Duration? = nil) async throws(ProviderError) -> PartialMount {
         var parameters = try MountParameters.parse(attributes)
         if let fileNames { parameters.objects = parameters.objects.filter { fileNames.contains($0.fileName) } }
         let cloud: AzureCloud
@@ -57,7 +63,7 @@ public struct AzureProvider: Sendable {
         do { client = try await session.client(vault: parameters.keyvaultName, cloud: cloud, credential: credential) } catch {
             throw .parameter(name: "keyvaultName", reason: error.description)
         }
-        let fetcher = ObjectFetcher(client: client, cache: cache, identity: credential.identityKey, configuration: configuration, metrics: metrics)
+        let fetcher = ObjectFetcher(client: client, cache: cache, identity: credential.identityKey, configuration: configuration, metrics: metrics, maxAge: maxAge)
         let results = await withTaskGroup(of: (Int, Result<[(MountedFile, MountedObjectVersion)], ObjectFailure>).self) { group in
             for (index, object) in parameters.objects.enumerated() {
                 group.addTask { (index, await fetcher.deliver(object, defaultMode: defaultMode)) }
@@ -74,6 +80,14 @@ public struct AzureProvider: Sendable {
             }
         }
         return partial
+    }
+
+    static func maxObjectAge(_ attributes: [String: String]) throws(ProviderError) -> Duration? {
+        guard let raw = attributes[maxObjectAgeAttribute]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+        guard let seconds = Double(raw), seconds >= 0, seconds.isFinite else {
+            throw .parameter(name: maxObjectAgeAttribute, reason: "'\(raw)' is not a number of seconds (0 or more)")
+        }
+        return .milliseconds(Int64(seconds * 1000))
     }
 
     /// Cache statistics: (hits, misses, entries).

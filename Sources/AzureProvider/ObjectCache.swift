@@ -18,8 +18,9 @@ struct FetchKey: Hashable, Sendable {
 
 /// Shares Key Vault reads: identical reads in flight are joined, results are reused for a TTL.
 /// Keys include the caller's identity, so identities never see each other's results.
+/// A caller may ask for a younger result (`maxAge`): zero reads the vault (a force or an edit), still joining a read in flight.
 actor ObjectCache {
-    private struct Entry { var value: FetchedObject; var expires: ContinuousClock.Instant }
+    private struct Entry { var value: FetchedObject; var fetched: ContinuousClock.Instant; var expires: ContinuousClock.Instant }
     private var entries: [FetchKey: Entry] = [:]
     private var inFlight: [FetchKey: Task<FetchedObject, any Error>] = [:]
     private let ttl: Duration
@@ -32,9 +33,10 @@ actor ObjectCache {
         self.capacity = max(1, capacity)
     }
 
-    func value(for key: FetchKey, fetch: @escaping @Sendable () async throws(KeyVaultError) -> FetchedObject) async throws(KeyVaultError) -> FetchedObject {
+    func value(for key: FetchKey, maxAge: Duration? = nil,
+               fetch: @escaping @Sendable () async throws(KeyVaultError) -> FetchedObject) async throws(KeyVaultError) -> FetchedObject {
         let now = ContinuousClock.now
-        if let entry = entries[key], entry.expires > now {
+        if let entry = entries[key], entry.expires > now, maxAge.map({ now - entry.fetched < $0 }) ?? true {
             hits += 1
             return entry.value
         }
@@ -67,7 +69,7 @@ actor ObjectCache {
             entries = entries.filter { $0.value.expires > now }
             if entries.count >= capacity, let victim = entries.min(by: { $0.value.expires < $1.value.expires })?.key { entries[victim] = nil }
         }
-        entries[key] = Entry(value: value, expires: now + ttl)
+        entries[key] = Entry(value: value, fetched: now, expires: now + ttl)
     }
 
     var count: Int { entries.count }

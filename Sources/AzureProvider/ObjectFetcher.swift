@@ -10,6 +10,8 @@ struct ObjectFetcher: Sendable {
     let identity: String
     let configuration: ProviderConfiguration
     let metrics: any ProviderMetricsRecorder
+    /// The oldest cached result this caller accepts; nil takes the cache's own TTL.
+    var maxAge: Duration? = nil
 
     func deliver(_ object: KeyVaultObject, defaultMode: Int32) async -> Result<[(MountedFile, MountedObjectVersion)], ObjectFailure> {
         do {
@@ -139,7 +141,7 @@ struct ObjectFetcher: Sendable {
         let type = parts.first.map { $0 == "secrets" ? "secret" : $0 == "keys" ? "key" : "cert" } ?? ""
         let name = parts.count > 1 ? String(parts[1]) : ""
         let metrics = self.metrics
-        return try await cache.value(for: FetchKey(identity: identity, vault: client.vaultURL.absoluteString, path: path)) { () async throws(KeyVaultError) -> FetchedObject in
+        return try await cache.value(for: FetchKey(identity: identity, vault: client.vaultURL.absoluteString, path: path), maxAge: maxAge) { () async throws(KeyVaultError) -> FetchedObject in
             try await Self.timed(fetch, type: type, name: name, metrics: metrics)
         }
     }

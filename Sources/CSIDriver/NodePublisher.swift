@@ -51,6 +51,9 @@ public struct NodePublisher: Sendable {
         try result.get()
     }
 
+    /// Sent to akvs' Azure provider on a rotation (`AzureProvider.maxObjectAgeAttribute`): the oldest shared result it may return.
+    static let maxObjectAgeAttribute = "akvs.io/max-object-age-seconds"
+
     private func publishLocked(_ request: PublishRequest) async throws(PublishError) {
         let target = request.targetPath
         let mounted = mounter.isMountPoint(target)
@@ -111,6 +114,11 @@ public struct NodePublisher: Sendable {
         attributes.merge(request.volumeContext) { _, new in new }
         if attributes[PodVolume.serviceAccountTokens] == nil, let tokens = request.secrets[PodVolume.serviceAccountTokens] {
             attributes[PodVolume.serviceAccountTokens] = tokens
+        }
+        if mounted, provider == "azure" {
+            // A rotation must not be answered from a provider cache older than the rotation interval.
+            let interval = configuration.rotationPollInterval.components
+            attributes[Self.maxObjectAgeAttribute] = String(Double(interval.seconds) + Double(interval.attoseconds) / 1e18)
         }
         var mountedNow = false
         if !mounted {

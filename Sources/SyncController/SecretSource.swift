@@ -14,6 +14,8 @@ public struct FetchRequest: Sendable {
     public var podUID: String
     /// File names (object alias or name) the SecretSync references; only these are fetched.
     public var referencedFiles: Set<String>
+    /// The oldest shared (cached) result acceptable: zero for a forced or edited sync, nil for a poll.
+    public var maxAge: Duration? = nil
 }
 
 extension FetchRequest {
@@ -62,7 +64,7 @@ public struct AzureSecretSource: SecretSource {
         let attributes = request.attributes
         let partial: PartialMount
         do {
-            partial = try await provider.fetchEach(attributes: attributes, secrets: [:], only: request.referencedFiles)
+            partial = try await provider.fetchEach(attributes: attributes, secrets: [:], only: request.referencedFiles, maxAge: request.maxAge)
         } catch let error {
             switch error {
             case .parameter, .object: throw SyncFailure(.controllerSPCError, "SecretProviderClass \(name): \(error.description)")

@@ -71,7 +71,9 @@ struct SecretSyncReconciler: Sendable {
             if let pause = await circuits.pause(for: vault) {
                 throw SyncFailure(.providerError, "Key Vault \(vault) was unavailable or throttling for \(pause.failures) reconciles in a row; calls to it are paused for \(Int(Double(pause.remaining.components.seconds) + 1)) s and the Secret keeps its last values")
             }
-            let fetched = try await fetchForGroup(sync, spc: spc, namespace: namespace, tokenJSON: tokenJSON, vault: vault)
+            let baseline = Self.baseline(sync, spc: spc)
+            let fresh = await needsFreshRead(sync, baseline: baseline, neverSynced: neverSynced)
+            let fetched = try await fetchForGroup(sync, spc: spc, namespace: namespace, tokenJSON: tokenJSON, vault: vault, fresh: fresh)
             var built = SecretDataBuilder.build(sync, fetched: fetched)
             if !built.missing.isEmpty {
                 // Nothing fetched is a provider failure, not a partial sync; the Secret stays as it was.
@@ -124,7 +126,9 @@ struct SecretSyncReconciler: Sendable {
                                     action: neverSynced ? "Create" : "Update",
                                     note: reason == .partialSync ? "Secret \(namespace)/\(name) partly synced: \(built.missing.keys.sorted().joined(separator: ", ")) kept their last values" : "Secret \(namespace)/\(name) \(neverSynced ? "created" : "updated") from SecretProviderClass \(spc.metadata.name ?? "")")
             }
-            return reason == .partialSync ? .failed(SyncFailure(.partialSync, Self.itemsMessage(built.missing))) : .synced
+            if reason == .partialSync { return .failed(SyncFailure(.partialSync, Self.itemsMessage(built.missing))) }
+            await memory.recordBaseline(uid, baseline)
+            return .synced
         } catch let failure as SyncFailure {
             await statistics.reconciled(failure.reason)
             logger.warning("sync failed", metadata: ["secretSync": "\(namespace)/\(name)", "reason": "\(failure.reason.rawValue)", "error": "\(failure.message)"])
@@ -145,7 +149,8 @@ struct SecretSyncReconciler: Sendable {
 
     /// Fetches for this SecretSync through its group: one provider call serves every member of the group
     /// (same SPC uid and generation, service account and audience) that is due within the group window.
-    func fetchForGroup(_ sync: SecretSync, spc: SecretProviderClass, namespace: String, tokenJSON: String, vault: String) async throws(SyncFailure) -> FetchedObjects {
+    func fetchForGroup(_ sync: SecretSync, spc: SecretProviderClass, namespace: String, tokenJSON: String, vault: String,
+                       fresh: Bool = false) async throws(SyncFailure) -> FetchedObjects {
         let wanted = SecretDataBuilder.referencedFiles(sync)
         var union = wanted
         for other in await syncs.list(namespace: namespace)
@@ -155,9 +160,10 @@ struct SecretSyncReconciler: Sendable {
         let key = GroupedFetches.Key(namespace: namespace, spcUID: spc.metadata.uid ?? "", spcGeneration: spc.metadata.generation ?? 0,
                                      serviceAccount: sync.spec.serviceAccountName, audience: configuration.tokenAudience)
         let request = FetchRequest(secretProviderClass: spc, namespace: namespace, serviceAccountName: sync.spec.serviceAccountName,
-                                   serviceAccountTokens: tokenJSON, podName: configuration.podName, podUID: configuration.podUID, referencedFiles: wanted)
+                                   serviceAccountTokens: tokenJSON, podName: configuration.podName, podUID: configuration.podUID, referencedFiles: wanted,
+                                   maxAge: fresh ? .zero : nil)
         let source = self.source, statistics = self.statistics, circuits = self.circuits
-        let result = await groups.fetch(key, wanted: wanted, union: union) { files in
+        let result = await groups.fetch(key, wanted: wanted, union: union, fresh: fresh) { files in
             var groupRequest = request
             groupRequest.referencedFiles = files
             do throws(SyncFailure) {
@@ -179,6 +185,20 @@ struct SecretSyncReconciler: Sendable {
         case .failure(let failure):
             throw failure
         }
+    }
+
+    /// What a sync is made from besides the vault: the SecretSync's generation and the SPC's uid and generation.
+    static func baseline(_ sync: SecretSync, spc: SecretProviderClass) -> String {
+        "\(sync.metadata.generation ?? 0)/\(spc.metadata.uid ?? "")/\(spc.metadata.generation ?? 0)"
+    }
+
+    /// A force, a spec edit or an SPC edit since the last success reads the vault instead of shared results. Without
+    /// a remembered success (a restarted controller), a SecretSync whose current generation never succeeded counts as edited.
+    func needsFreshRead(_ sync: SecretSync, baseline: String, neverSynced: Bool) async -> Bool {
+        guard !neverSynced else { return false }
+        if let last = await memory.baseline(sync.metadata.uid ?? "") { return last != baseline }
+        let succeeded = sync.status?.conditions?.contains { $0.status == "True" && $0.observedGeneration == sync.metadata.generation } ?? false
+        return !succeeded
     }
 
     /// Per-item JSON, as the Secret Store extension reports PartialSync.

@@ -59,7 +59,7 @@ struct SyncControllerCommand: AsyncParsableCommand {
                                      burst: vaultRequestsPerSecond > 0 ? Int(vaultRequestsPerSecond) : nil)
         let session: KeyVaultSession
         do { session = try KeyVaultSession.make(additionalCAFile: caFile, limiters: limiters) } catch { throw RoleFailure(error) }
-        let provider = AzureProvider(session: session, configuration: ProviderConfiguration(objectCacheTTL: .seconds(objectCacheTTL)), logger: logger)
+        let provider = AzureProvider(session: session, configuration: ProviderConfiguration(objectCacheTTL: Self.cacheLifetime(objectCacheTTL, poll: settings.pollInterval)), logger: logger)
         let controllerNamespace = leaderElectionNamespace ?? kube.namespace
         let statistics = SyncStatistics()
         let configuration = settings
@@ -128,7 +128,7 @@ struct SyncControllerCommand: AsyncParsableCommand {
         report.add("leader-elect", leaderElect ? "on (Lease 29f1d54e.secret-sync.x-k8s.io in \(leaderElectionNamespace ?? "the client's namespace"))" : "off")
         report.add("workers", workers)
         report.add("enable-drift-repair", enableDriftRepair)
-        report.add("object-cache-ttl", "\(objectCacheTTL)s")
+        report.add("object-cache-ttl", "\(Self.cacheLifetime(objectCacheTTL, poll: interval)) (at most the poll interval; forced and edited syncs read the vault)")
         report.add("vault-requests-per-second", vaultRequestsPerSecond > 0 ? "\(vaultRequestsPerSecond)" : "no budget")
         report.add("ca-file", caFile ?? "none (system trust store)")
         report.add("provider-volume", "\(providerVolume) (azure runs in-process)")
@@ -136,6 +136,9 @@ struct SyncControllerCommand: AsyncParsableCommand {
         report.add("log", "\(logLevel)\(role.logFormatJSON ? ", JSON" : "")")
         return settings
     }
+
+    /// Shared results never outlive one poll interval, so a poll always sees what the vault held at most one interval ago.
+    static func cacheLifetime(_ seconds: Int, poll: Duration) -> Duration { min(.seconds(seconds), poll) }
 
     /// `1h`, `30m`, `45s`, `1h30m` or plain seconds.
     static func duration(_ text: String) -> Duration? {

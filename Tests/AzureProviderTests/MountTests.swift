@@ -182,4 +182,22 @@ import Testing
             #expect(try String(contentsOf: target.appendingPathComponent("plain"), encoding: .utf8) == "plain-value-2")
         }
     }
+
+    @Test func aCallerBoundsTheAgeOfSharedResults() async throws {
+        try await EmulatorFixture.with { f in
+            let shared = provider(f, ttl: .seconds(60))
+            let plain = attributes(f, ["objectName: plain\nobjectType: secret"])
+            func value(_ extra: [String: String] = [:]) async throws -> String {
+                let result = try await shared.mount(attributes: plain.merging(extra) { $1 }, secrets: Self.readerSecrets)
+                return String(decoding: result.files.first { $0.path == "plain" }?.contents ?? [], as: UTF8.self)
+            }
+            let first = try await value()
+            _ = try await f.client(credential: f.adminCredential()).setSecret("plain", value: "plain-value-fresh")
+            #expect(try await value() == first, "within the TTL the shared result is served")
+            #expect(try await value([AzureProvider.maxObjectAgeAttribute: "30"]) == first, "younger than 30 s: still shared")
+            #expect(try await value([AzureProvider.maxObjectAgeAttribute: "0"]) == "plain-value-fresh", "0 reads the vault")
+            #expect(try await value() == "plain-value-fresh", "the fresh read is what is shared from then on")
+            await #expect(throws: ProviderError.self) { try await value([AzureProvider.maxObjectAgeAttribute: "soon"]) }
+        }
+    }
 }

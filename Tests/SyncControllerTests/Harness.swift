@@ -24,7 +24,8 @@ struct Harness: Sendable {
 
     static func with(pollInterval: Duration = .seconds(3600), partial: Bool = true, startController: Bool = true,
                      circuit: (threshold: Int, cooldown: Duration) = (5, .seconds(30)), generatedSPCParameters: Bool = false,
-                     driftRepair: Bool = false, providerDirectory: String? = nil, _ body: (Harness) async throws -> Void) async throws {
+                     driftRepair: Bool = false, providerDirectory: String? = nil, cacheTTL: Duration = .milliseconds(1),
+                     _ body: (Harness) async throws -> Void) async throws {
         try await KubeTestServer.with(.init(bookmarkInterval: .milliseconds(200))) { server in
             let config = try KubernetesConfiguration.kubeconfig(yaml: server.kubeconfig(), directory: "/", source: "test")
             let client = try KubernetesClient(configuration: config)
@@ -52,7 +53,7 @@ struct Harness: Sendable {
             try await EmulatorFixture.with(seed: seed) { emulator in
                 _ = try await client.create(Namespace(name: "apps"))
                 _ = try await client.create(ServiceAccount(metadata: ObjectMeta(name: "web", namespace: "apps")))
-                var providerConfig = ProviderConfiguration(objectCacheTTL: .milliseconds(1))
+                var providerConfig = ProviderConfiguration(objectCacheTTL: cacheTTL)
                 providerConfig.imdsEndpoint = emulator.emulator.imdsURL
                 let source = AzureSecretSource(provider: AzureProvider(session: emulator.session, configuration: providerConfig))
                 let statistics = SyncStatistics()

@@ -59,6 +59,40 @@ import Testing
         }
     }
 
+    @Test func aForcedOrEditedSyncReadsTheVaultNotTheCache() async throws {
+        // A cache that would still hold the first values for a minute, and no polls: only edits reconcile.
+        try await Harness.with(cacheTTL: .seconds(60)) { h in
+            try await h.createSPC()
+            try await h.createSync("fresh", items: [("db", "password")])
+            try await h.waitFor("fresh", "Create", reason: "CreateSucceeded")
+            _ = try await h.vaultAdmin().setSecret("db", value: "db-v2")
+
+            // The vault is down when the force comes: the answer is ProviderError, not the cached db-v1.
+            try await h.emulator.admin.setFaults(FaultSettings(outage: true), vault: "sync-kv")
+            var sync = try await h.sync("fresh")
+            sync.spec.forceSynchronization = "1"
+            _ = try await h.client.update(sync)
+            let down = try await h.waitFor("fresh", "Update", reason: "ProviderError")
+            #expect(down.status?.conditions?.first { $0.type == "Update" }?.observedGeneration == down.metadata.generation)
+            #expect(await h.secretValue("fresh", "password") == "db-v1", "the Secret is kept")
+
+            // Back up: the retry still reads the vault (the force has not succeeded yet) and finds db-v2.
+            try await h.emulator.admin.setFaults(FaultSettings(), vault: "sync-kv")
+            try await h.waitFor("fresh", "Update", reason: "UpdateValueChangeOrForceUpdateSucceeded", timeout: .seconds(30))
+            #expect(await h.secretValue("fresh", "password") == "db-v2")
+
+            // An SPC edit reads the vault too.
+            _ = try await h.vaultAdmin().setSecret("db", value: "db-v3")
+            var spc = try await h.client.get(SecretProviderClass.self, name: "vault", namespace: "apps")
+            let objects = spc.spec.parameters?["objects"] ?? ""
+            spc.spec.parameters?["objects"] = objects + "\n"
+            _ = try await h.client.update(spc)
+            let deadline = ContinuousClock.now + .seconds(15)
+            while await h.secretValue("fresh", "password") != "db-v3", ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(await h.secretValue("fresh", "password") == "db-v3")
+        }
+    }
+
     @Test func neverOverwritesASecretItDoesNotOwn() async throws {
         try await Harness.with { h in
             try await h.createSPC()
