@@ -28,16 +28,22 @@ public struct HTTPTransport: Sendable {
         self.client = client; self.timeout = timeout; self.maxBodyBytes = maxBodyBytes
     }
 
-    /// Makes a client that trusts the system roots plus the PEM certificates in `additionalCAFile`.
-    public static func makeClient(additionalCAFile: String? = nil, eventLoopGroup: any EventLoopGroup = HTTPClient.defaultEventLoopGroup) throws -> HTTPClient {
+    /// Makes a client that trusts the system roots (or, as Go and OpenSSL programs do, the certificates named by
+    /// `SSL_CERT_FILE` / `SSL_CERT_DIR`) plus the PEM certificates in `additionalCAFile`.
+    public static func makeClient(additionalCAFile: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
+                                  eventLoopGroup: any EventLoopGroup = HTTPClient.defaultEventLoopGroup) throws(TrustError) -> HTTPClient {
         var tls = TLSConfiguration.makeClientConfiguration()
+        if let roots = try TrustStore.environmentRoots(environment) { tls.trustRoots = .certificates(roots) }
         if let file = additionalCAFile {
-            let certs = try NIOSSLCertificate.fromPEMFile(file)
-            tls.additionalTrustRoots = [.certificates(certs)]
+            tls.additionalTrustRoots = [.certificates(try TrustStore.certificates(file: file, source: "--ca-file"))]
         }
         var config = HTTPClient.Configuration(tlsConfiguration: tls)
         config.timeout = .init(connect: .seconds(10), read: .seconds(30))
         config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        // A failed connection (refused, reset, untrusted certificate) fails the request at once: our own retry
+        // policy decides, with backoff, and never retries a certificate that does not verify. The pool's own
+        // retries would otherwise keep a TLS failure waiting until the request's deadline.
+        config.connectionPool.retryConnectionEstablishment = false
         config.decompression = .disabled
         config.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: config)
@@ -66,6 +72,7 @@ public struct HTTPTransport: Sendable {
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             throw .timeout(host: url.host ?? "")
         } catch {
+            if let reason = TrustStore.verificationFailure(error) { throw .untrusted(host: url.host ?? "", reason: reason) }
             throw .failed(host: url.host ?? "", reason: String(describing: error))
         }
     }
@@ -87,14 +94,22 @@ public struct HTTPTransport: Sendable {
 public enum TransportError: Error, CustomStringConvertible, Equatable {
     case timeout(host: String)
     case failed(host: String, reason: String)
+    /// The server's TLS certificate did not verify: retrying cannot help.
+    case untrusted(host: String, reason: String)
 
     public var description: String {
         switch self {
         case .timeout(let host): return "request to \(host) timed out; check network reachability of the host and its load"
         case .failed(let host, let reason): return "request to \(host) failed: \(reason)"
+        case .untrusted(let host, let reason):
+            return "the TLS certificate of \(host) is not trusted (\(reason)); give the CA that signed it with --ca-file, "
+                + "or set SSL_CERT_FILE / SSL_CERT_DIR to a CA bundle that contains it (private-CA clouds such as Azure Stack Hub)"
         }
     }
 
     /// Whether retrying may help.
-    public var isTransient: Bool { true }
+    public var isTransient: Bool {
+        if case .untrusted = self { return false }
+        return true
+    }
 }

@@ -28,7 +28,7 @@ public enum IdentityError: Error, CustomStringConvertible, Equatable {
     /// Whether a retry may succeed.
     public var isTransient: Bool {
         switch self {
-        case .transport: return true
+        case .transport(let error): return error.isTransient
         case .entra(let status, _, _, _), .managedIdentity(let status, _): return status == 429 || status >= 500
         default: return false
         }

@@ -56,7 +56,7 @@ public enum KeyVaultError: Error, CustomStringConvertible, Equatable {
     /// Whether a retry may succeed.
     public var isTransient: Bool {
         switch self {
-        case .transport: return true
+        case .transport(let error): return error.isTransient
         case .service(let status, _, _, _, _, _): return status == 429 || status == 408 || status >= 500
         case .authentication(let e): return e.isTransient
         default: return false

@@ -17,8 +17,10 @@ public struct KeyVaultSession: Sendable {
     }
 
     /// A session with its own HTTP client trusting the system roots plus `additionalCAFile`.
-    public static func make(additionalCAFile: String? = nil, limiters: VaultLimiters = VaultLimiters()) throws -> KeyVaultSession {
-        KeyVaultSession(transport: HTTPTransport(client: try HTTPTransport.makeClient(additionalCAFile: additionalCAFile)), limiters: limiters)
+    public static func make(additionalCAFile: String? = nil, limiters: VaultLimiters = VaultLimiters(),
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KeyVaultSession {
+        KeyVaultSession(transport: HTTPTransport(client: try HTTPTransport.makeClient(additionalCAFile: additionalCAFile, environment: environment)),
+                        limiters: limiters)
     }
 
     /// A client for one vault in `cloud`, by vault name.
