@@ -477,8 +477,13 @@ def test_ready_line_and_identity(csi, driver):
     probe = driver.identity.Probe(csi.ProbeRequest(), timeout=RPC_TIMEOUT)
     assert probe.HasField("ready") and probe.ready.value is True
     caps = driver.identity.GetPluginCapabilities(csi.GetPluginCapabilitiesRequest(), timeout=RPC_TIMEOUT)
-    assert not any(c.service.type == csi.PluginCapability.Service.CONTROLLER_SERVICE for c in caps.capabilities), \
-        "a node-only plugin advertises no controller service"
+    assert [c.service.type for c in caps.capabilities] == [csi.PluginCapability.Service.CONTROLLER_SERVICE], \
+        "the controller service is advertised, as it is served (with no capabilities)"
+    controller = csi.ControllerStub(driver.channel)
+    assert list(controller.ControllerGetCapabilities(csi.ControllerGetCapabilitiesRequest(), timeout=RPC_TIMEOUT).capabilities) == []
+    with pytest.raises(grpc.RpcError) as raised:
+        controller.CreateVolume(csi.CreateVolumeRequest(), timeout=RPC_TIMEOUT)
+    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert driver.node.NodeGetInfo(csi.NodeGetInfoRequest(), timeout=RPC_TIMEOUT).node_id == NODE
 
 

@@ -50,7 +50,7 @@ public struct CSIDriverServer: Sendable {
         let path = try Self.socketPath(options.endpoint)
         try UnixSocket.prepare(path)
         let server = GRPCServer(transport: .http2NIOPosix(address: .unixDomainSocket(path: path), transportSecurity: .plaintext),
-                                services: [IdentityService(configuration: publisher.configuration), NodeService(publisher: publisher)])
+                                services: [IdentityService(configuration: publisher.configuration), NodeService(publisher: publisher), ControllerService()])
         let grpc = Task { try await server.serve() }
         do { _ = try await server.listeningAddress } catch {
             grpc.cancel()

@@ -16,14 +16,57 @@ struct IdentityService: Csi_V1_Identity.SimpleServiceProtocol {
     }
 
     func getPluginCapabilities(request: Csi_V1_GetPluginCapabilitiesRequest, context: ServerContext) async throws -> Csi_V1_GetPluginCapabilitiesResponse {
-        // Inline ephemeral volumes need no controller: none is advertised (kubelet then never calls one).
-        Csi_V1_GetPluginCapabilitiesResponse()
+        // The Controller service is served (with no capabilities), so it is advertised, as upstream does; the
+        // CSIDriver object has attachRequired: false, so Kubernetes never calls it.
+        var service = Csi_V1_PluginCapability()
+        service.service.type = .controllerService
+        var reply = Csi_V1_GetPluginCapabilitiesResponse()
+        reply.capabilities = [service]
+        return reply
     }
 
     func probe(request: Csi_V1_ProbeRequest, context: ServerContext) async throws -> Csi_V1_ProbeResponse {
         var reply = Csi_V1_ProbeResponse()
         reply.ready = Google_Protobuf_BoolValue(true)
         return reply
+    }
+}
+
+/// CSI Controller with no capabilities: inline ephemeral volumes are neither created nor attached. Every other
+/// RPC is UNIMPLEMENTED, as the CSI spec has a plugin answer an RPC its capabilities do not offer.
+struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
+    func controllerGetCapabilities(request: Csi_V1_ControllerGetCapabilitiesRequest, context: ServerContext) async throws -> Csi_V1_ControllerGetCapabilitiesResponse {
+        Csi_V1_ControllerGetCapabilitiesResponse()
+    }
+
+    static func unimplemented(_ rpc: String) -> RPCError {
+        RPCError(code: .unimplemented, message: "\(rpc) is not implemented: secrets-store.csi.k8s.io serves inline ephemeral volumes only")
+    }
+
+    func createVolume(request: Csi_V1_CreateVolumeRequest, context: ServerContext) async throws -> Csi_V1_CreateVolumeResponse { throw Self.unimplemented("CreateVolume") }
+    func deleteVolume(request: Csi_V1_DeleteVolumeRequest, context: ServerContext) async throws -> Csi_V1_DeleteVolumeResponse { throw Self.unimplemented("DeleteVolume") }
+    func controllerPublishVolume(request: Csi_V1_ControllerPublishVolumeRequest, context: ServerContext) async throws -> Csi_V1_ControllerPublishVolumeResponse {
+        throw Self.unimplemented("ControllerPublishVolume")
+    }
+    func controllerUnpublishVolume(request: Csi_V1_ControllerUnpublishVolumeRequest, context: ServerContext) async throws -> Csi_V1_ControllerUnpublishVolumeResponse {
+        throw Self.unimplemented("ControllerUnpublishVolume")
+    }
+    func validateVolumeCapabilities(request: Csi_V1_ValidateVolumeCapabilitiesRequest, context: ServerContext) async throws -> Csi_V1_ValidateVolumeCapabilitiesResponse {
+        throw Self.unimplemented("ValidateVolumeCapabilities")
+    }
+    func listVolumes(request: Csi_V1_ListVolumesRequest, context: ServerContext) async throws -> Csi_V1_ListVolumesResponse { throw Self.unimplemented("ListVolumes") }
+    func getCapacity(request: Csi_V1_GetCapacityRequest, context: ServerContext) async throws -> Csi_V1_GetCapacityResponse { throw Self.unimplemented("GetCapacity") }
+    func createSnapshot(request: Csi_V1_CreateSnapshotRequest, context: ServerContext) async throws -> Csi_V1_CreateSnapshotResponse { throw Self.unimplemented("CreateSnapshot") }
+    func deleteSnapshot(request: Csi_V1_DeleteSnapshotRequest, context: ServerContext) async throws -> Csi_V1_DeleteSnapshotResponse { throw Self.unimplemented("DeleteSnapshot") }
+    func listSnapshots(request: Csi_V1_ListSnapshotsRequest, context: ServerContext) async throws -> Csi_V1_ListSnapshotsResponse { throw Self.unimplemented("ListSnapshots") }
+    func controllerExpandVolume(request: Csi_V1_ControllerExpandVolumeRequest, context: ServerContext) async throws -> Csi_V1_ControllerExpandVolumeResponse {
+        throw Self.unimplemented("ControllerExpandVolume")
+    }
+    func controllerGetVolume(request: Csi_V1_ControllerGetVolumeRequest, context: ServerContext) async throws -> Csi_V1_ControllerGetVolumeResponse {
+        throw Self.unimplemented("ControllerGetVolume")
+    }
+    func controllerModifyVolume(request: Csi_V1_ControllerModifyVolumeRequest, context: ServerContext) async throws -> Csi_V1_ControllerModifyVolumeResponse {
+        throw Self.unimplemented("ControllerModifyVolume")
     }
 }
 

@@ -34,6 +34,7 @@ struct CSIHarness: Sendable {
     let publisher: NodePublisher
     let node: Csi_V1_Node.Client<HTTP2ClientTransport.Posix>
     let identity: Csi_V1_Identity.Client<HTTP2ClientTransport.Posix>
+    let controller: Csi_V1_Controller.Client<HTTP2ClientTransport.Posix>
     static let nodeID = "node-a"
 
     static func with(rotation: Bool = false, interval: Duration = .seconds(120), cacheTTL: Duration = .milliseconds(1),
@@ -75,7 +76,8 @@ struct CSIHarness: Sendable {
                 try await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { grpc in
                     let harness = CSIHarness(server: server, client: client, emulator: emulator, directory: dir, providerDirectory: providers,
                                              csiSocket: socket, metrics: metrics, publisher: publisher,
-                                             node: Csi_V1_Node.Client(wrapping: grpc), identity: Csi_V1_Identity.Client(wrapping: grpc))
+                                             node: Csi_V1_Node.Client(wrapping: grpc), identity: Csi_V1_Identity.Client(wrapping: grpc),
+                                             controller: Csi_V1_Controller.Client(wrapping: grpc))
                     do { try await body(harness) } catch {
                         await harness.unmountAll()
                         throw error

@@ -17,7 +17,16 @@ import Testing
         try await CSIHarness.with { h in
             let info = try await h.identity.getPluginInfo(Csi_V1_GetPluginInfoRequest())
             #expect(info.name == "secrets-store.csi.k8s.io" && info.vendorVersion == "0.1.0-test")
-            #expect(try await h.identity.getPluginCapabilities(Csi_V1_GetPluginCapabilitiesRequest()).capabilities.isEmpty)
+            // The Controller service is advertised and served, with no capabilities; its other RPCs are UNIMPLEMENTED.
+            let capabilities = try await h.identity.getPluginCapabilities(Csi_V1_GetPluginCapabilitiesRequest()).capabilities
+            #expect(capabilities.map(\.service.type) == [.controllerService])
+            #expect(try await h.controller.controllerGetCapabilities(Csi_V1_ControllerGetCapabilitiesRequest()).capabilities.isEmpty)
+            do {
+                _ = try await h.controller.createVolume(Csi_V1_CreateVolumeRequest())
+                Issue.record("CreateVolume succeeded")
+            } catch let error as RPCError {
+                #expect(error.code == .unimplemented)
+            }
             #expect(try await h.identity.probe(Csi_V1_ProbeRequest()).ready.value)
             #expect(try await h.node.nodeGetInfo(Csi_V1_NodeGetInfoRequest()).nodeID == CSIHarness.nodeID)
             #expect(try await h.node.nodeGetCapabilities(Csi_V1_NodeGetCapabilitiesRequest()).capabilities.isEmpty)

@@ -1,8 +1,11 @@
 /// The part of the Container Storage Interface v1 that a node-only, ephemeral-volume plugin
-/// serves: the Identity and Node services. Package, service, message and field names and numbers
-/// follow the CSI specification (csi.v1) exactly, so kubelet and any CSI client interoperate;
-/// the Controller, GroupController and SnapshotMetadata services are left out because akvs does
-/// not offer them (an unknown method is answered with UNIMPLEMENTED by gRPC itself).
+/// serves: the Identity, Node and Controller services. Package, service, message and field names
+/// and numbers follow the CSI specification (csi.v1) exactly, so kubelet and any CSI client
+/// interoperate. The Controller service is served only to say it has no capabilities (CSI test
+/// suites call ControllerGetCapabilities first); its other requests are answered UNIMPLEMENTED
+/// without being read, so those messages are declared without their fields (a field a client
+/// sends is skipped on the wire as any unknown field is). GroupController and SnapshotMetadata
+/// are left out (an unknown method is answered with UNIMPLEMENTED by gRPC itself).
 
 // DO NOT EDIT.
 // swift-format-ignore-file
@@ -2356,6 +2359,2828 @@ extension Csi_V1_Node.ClientProtocol {
             metadata: metadata
         )
         return try await self.nodeGetInfo(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}
+
+// MARK: - csi.v1.Controller
+
+/// Namespace containing generated types for the "csi.v1.Controller" service.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+public enum Csi_V1_Controller: Sendable {
+    /// Service descriptor for the "csi.v1.Controller" service.
+    public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller")
+    /// Namespace for method metadata.
+    public enum Method: Sendable {
+        /// Namespace for "CreateVolume" metadata.
+        public enum CreateVolume: Sendable {
+            /// Request type for "CreateVolume".
+            public typealias Input = Csi_V1_CreateVolumeRequest
+            /// Response type for "CreateVolume".
+            public typealias Output = Csi_V1_CreateVolumeResponse
+            /// Descriptor for "CreateVolume".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "CreateVolume",
+                type: .unary
+            )
+        }
+        /// Namespace for "DeleteVolume" metadata.
+        public enum DeleteVolume: Sendable {
+            /// Request type for "DeleteVolume".
+            public typealias Input = Csi_V1_DeleteVolumeRequest
+            /// Response type for "DeleteVolume".
+            public typealias Output = Csi_V1_DeleteVolumeResponse
+            /// Descriptor for "DeleteVolume".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "DeleteVolume",
+                type: .unary
+            )
+        }
+        /// Namespace for "ControllerPublishVolume" metadata.
+        public enum ControllerPublishVolume: Sendable {
+            /// Request type for "ControllerPublishVolume".
+            public typealias Input = Csi_V1_ControllerPublishVolumeRequest
+            /// Response type for "ControllerPublishVolume".
+            public typealias Output = Csi_V1_ControllerPublishVolumeResponse
+            /// Descriptor for "ControllerPublishVolume".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "ControllerPublishVolume",
+                type: .unary
+            )
+        }
+        /// Namespace for "ControllerUnpublishVolume" metadata.
+        public enum ControllerUnpublishVolume: Sendable {
+            /// Request type for "ControllerUnpublishVolume".
+            public typealias Input = Csi_V1_ControllerUnpublishVolumeRequest
+            /// Response type for "ControllerUnpublishVolume".
+            public typealias Output = Csi_V1_ControllerUnpublishVolumeResponse
+            /// Descriptor for "ControllerUnpublishVolume".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "ControllerUnpublishVolume",
+                type: .unary
+            )
+        }
+        /// Namespace for "ValidateVolumeCapabilities" metadata.
+        public enum ValidateVolumeCapabilities: Sendable {
+            /// Request type for "ValidateVolumeCapabilities".
+            public typealias Input = Csi_V1_ValidateVolumeCapabilitiesRequest
+            /// Response type for "ValidateVolumeCapabilities".
+            public typealias Output = Csi_V1_ValidateVolumeCapabilitiesResponse
+            /// Descriptor for "ValidateVolumeCapabilities".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "ValidateVolumeCapabilities",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListVolumes" metadata.
+        public enum ListVolumes: Sendable {
+            /// Request type for "ListVolumes".
+            public typealias Input = Csi_V1_ListVolumesRequest
+            /// Response type for "ListVolumes".
+            public typealias Output = Csi_V1_ListVolumesResponse
+            /// Descriptor for "ListVolumes".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "ListVolumes",
+                type: .unary
+            )
+        }
+        /// Namespace for "GetCapacity" metadata.
+        public enum GetCapacity: Sendable {
+            /// Request type for "GetCapacity".
+            public typealias Input = Csi_V1_GetCapacityRequest
+            /// Response type for "GetCapacity".
+            public typealias Output = Csi_V1_GetCapacityResponse
+            /// Descriptor for "GetCapacity".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "GetCapacity",
+                type: .unary
+            )
+        }
+        /// Namespace for "ControllerGetCapabilities" metadata.
+        public enum ControllerGetCapabilities: Sendable {
+            /// Request type for "ControllerGetCapabilities".
+            public typealias Input = Csi_V1_ControllerGetCapabilitiesRequest
+            /// Response type for "ControllerGetCapabilities".
+            public typealias Output = Csi_V1_ControllerGetCapabilitiesResponse
+            /// Descriptor for "ControllerGetCapabilities".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "ControllerGetCapabilities",
+                type: .unary
+            )
+        }
+        /// Namespace for "CreateSnapshot" metadata.
+        public enum CreateSnapshot: Sendable {
+            /// Request type for "CreateSnapshot".
+            public typealias Input = Csi_V1_CreateSnapshotRequest
+            /// Response type for "CreateSnapshot".
+            public typealias Output = Csi_V1_CreateSnapshotResponse
+            /// Descriptor for "CreateSnapshot".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "CreateSnapshot",
+                type: .unary
+            )
+        }
+        /// Namespace for "DeleteSnapshot" metadata.
+        public enum DeleteSnapshot: Sendable {
+            /// Request type for "DeleteSnapshot".
+            public typealias Input = Csi_V1_DeleteSnapshotRequest
+            /// Response type for "DeleteSnapshot".
+            public typealias Output = Csi_V1_DeleteSnapshotResponse
+            /// Descriptor for "DeleteSnapshot".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "DeleteSnapshot",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListSnapshots" metadata.
+        public enum ListSnapshots: Sendable {
+            /// Request type for "ListSnapshots".
+            public typealias Input = Csi_V1_ListSnapshotsRequest
+            /// Response type for "ListSnapshots".
+            public typealias Output = Csi_V1_ListSnapshotsResponse
+            /// Descriptor for "ListSnapshots".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "ListSnapshots",
+                type: .unary
+            )
+        }
+        /// Namespace for "ControllerExpandVolume" metadata.
+        public enum ControllerExpandVolume: Sendable {
+            /// Request type for "ControllerExpandVolume".
+            public typealias Input = Csi_V1_ControllerExpandVolumeRequest
+            /// Response type for "ControllerExpandVolume".
+            public typealias Output = Csi_V1_ControllerExpandVolumeResponse
+            /// Descriptor for "ControllerExpandVolume".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "ControllerExpandVolume",
+                type: .unary
+            )
+        }
+        /// Namespace for "ControllerGetVolume" metadata.
+        public enum ControllerGetVolume: Sendable {
+            /// Request type for "ControllerGetVolume".
+            public typealias Input = Csi_V1_ControllerGetVolumeRequest
+            /// Response type for "ControllerGetVolume".
+            public typealias Output = Csi_V1_ControllerGetVolumeResponse
+            /// Descriptor for "ControllerGetVolume".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "ControllerGetVolume",
+                type: .unary
+            )
+        }
+        /// Namespace for "ControllerModifyVolume" metadata.
+        public enum ControllerModifyVolume: Sendable {
+            /// Request type for "ControllerModifyVolume".
+            public typealias Input = Csi_V1_ControllerModifyVolumeRequest
+            /// Response type for "ControllerModifyVolume".
+            public typealias Output = Csi_V1_ControllerModifyVolumeResponse
+            /// Descriptor for "ControllerModifyVolume".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller"),
+                method: "ControllerModifyVolume",
+                type: .unary
+            )
+        }
+        /// Descriptors for all methods in the "csi.v1.Controller" service.
+        public static let descriptors: [GRPCCore.MethodDescriptor] = [
+            CreateVolume.descriptor,
+            DeleteVolume.descriptor,
+            ControllerPublishVolume.descriptor,
+            ControllerUnpublishVolume.descriptor,
+            ValidateVolumeCapabilities.descriptor,
+            ListVolumes.descriptor,
+            GetCapacity.descriptor,
+            ControllerGetCapabilities.descriptor,
+            CreateSnapshot.descriptor,
+            DeleteSnapshot.descriptor,
+            ListSnapshots.descriptor,
+            ControllerExpandVolume.descriptor,
+            ControllerGetVolume.descriptor,
+            ControllerModifyVolume.descriptor
+        ]
+    }
+}
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension GRPCCore.ServiceDescriptor {
+    /// Service descriptor for the "csi.v1.Controller" service.
+    public static let csi_v1_Controller = GRPCCore.ServiceDescriptor(fullyQualifiedService: "csi.v1.Controller")
+}
+
+// MARK: csi.v1.Controller (server)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Csi_V1_Controller {
+    /// Streaming variant of the service protocol for the "csi.v1.Controller" service.
+    ///
+    /// This protocol is the lowest-level of the service protocols generated for this service
+    /// giving you the most flexibility over the implementation of your service. This comes at
+    /// the cost of more verbose and less strict APIs. Each RPC requires you to implement it in
+    /// terms of a request stream and response stream. Where the RPC expects only a single
+    /// request or response message, you are responsible for ensuring your implementation
+    /// maintains this invariant.
+    ///
+    /// Where possible, prefer using the stricter, less-verbose ``ServiceProtocol``
+    /// or ``SimpleServiceProtocol`` instead.
+    public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
+        /// Handle the "CreateVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_CreateVolumeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_CreateVolumeResponse` messages.
+        func createVolume(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_CreateVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_CreateVolumeResponse>
+
+        /// Handle the "DeleteVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_DeleteVolumeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_DeleteVolumeResponse` messages.
+        func deleteVolume(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_DeleteVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_DeleteVolumeResponse>
+
+        /// Handle the "ControllerPublishVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_ControllerPublishVolumeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_ControllerPublishVolumeResponse` messages.
+        func controllerPublishVolume(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerPublishVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerPublishVolumeResponse>
+
+        /// Handle the "ControllerUnpublishVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_ControllerUnpublishVolumeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_ControllerUnpublishVolumeResponse` messages.
+        func controllerUnpublishVolume(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerUnpublishVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerUnpublishVolumeResponse>
+
+        /// Handle the "ValidateVolumeCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_ValidateVolumeCapabilitiesRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_ValidateVolumeCapabilitiesResponse` messages.
+        func validateVolumeCapabilities(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>
+
+        /// Handle the "ListVolumes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_ListVolumesRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_ListVolumesResponse` messages.
+        func listVolumes(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_ListVolumesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ListVolumesResponse>
+
+        /// Handle the "GetCapacity" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_GetCapacityRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_GetCapacityResponse` messages.
+        func getCapacity(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_GetCapacityRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_GetCapacityResponse>
+
+        /// Handle the "ControllerGetCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_ControllerGetCapabilitiesRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_ControllerGetCapabilitiesResponse` messages.
+        func controllerGetCapabilities(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerGetCapabilitiesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerGetCapabilitiesResponse>
+
+        /// Handle the "CreateSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_CreateSnapshotRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_CreateSnapshotResponse` messages.
+        func createSnapshot(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_CreateSnapshotRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_CreateSnapshotResponse>
+
+        /// Handle the "DeleteSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_DeleteSnapshotRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_DeleteSnapshotResponse` messages.
+        func deleteSnapshot(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_DeleteSnapshotRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_DeleteSnapshotResponse>
+
+        /// Handle the "ListSnapshots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_ListSnapshotsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_ListSnapshotsResponse` messages.
+        func listSnapshots(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_ListSnapshotsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ListSnapshotsResponse>
+
+        /// Handle the "ControllerExpandVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_ControllerExpandVolumeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_ControllerExpandVolumeResponse` messages.
+        func controllerExpandVolume(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerExpandVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerExpandVolumeResponse>
+
+        /// Handle the "ControllerGetVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_ControllerGetVolumeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_ControllerGetVolumeResponse` messages.
+        func controllerGetVolume(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerGetVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerGetVolumeResponse>
+
+        /// Handle the "ControllerModifyVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Csi_V1_ControllerModifyVolumeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Csi_V1_ControllerModifyVolumeResponse` messages.
+        func controllerModifyVolume(
+            request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerModifyVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerModifyVolumeResponse>
+    }
+
+    /// Service protocol for the "csi.v1.Controller" service.
+    ///
+    /// This protocol is higher level than ``StreamingServiceProtocol`` but lower level than
+    /// the ``SimpleServiceProtocol``, it provides access to request and response metadata and
+    /// trailing response metadata. If you don't need these then consider using
+    /// the ``SimpleServiceProtocol``. If you need fine grained control over your RPCs then
+    /// use ``StreamingServiceProtocol``.
+    public protocol ServiceProtocol: Csi_V1_Controller.StreamingServiceProtocol {
+        /// Handle the "CreateVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_CreateVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_CreateVolumeResponse` message.
+        func createVolume(
+            request: GRPCCore.ServerRequest<Csi_V1_CreateVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_CreateVolumeResponse>
+
+        /// Handle the "DeleteVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_DeleteVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_DeleteVolumeResponse` message.
+        func deleteVolume(
+            request: GRPCCore.ServerRequest<Csi_V1_DeleteVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_DeleteVolumeResponse>
+
+        /// Handle the "ControllerPublishVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerPublishVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_ControllerPublishVolumeResponse` message.
+        func controllerPublishVolume(
+            request: GRPCCore.ServerRequest<Csi_V1_ControllerPublishVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerPublishVolumeResponse>
+
+        /// Handle the "ControllerUnpublishVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerUnpublishVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_ControllerUnpublishVolumeResponse` message.
+        func controllerUnpublishVolume(
+            request: GRPCCore.ServerRequest<Csi_V1_ControllerUnpublishVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerUnpublishVolumeResponse>
+
+        /// Handle the "ValidateVolumeCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ValidateVolumeCapabilitiesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_ValidateVolumeCapabilitiesResponse` message.
+        func validateVolumeCapabilities(
+            request: GRPCCore.ServerRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>
+
+        /// Handle the "ListVolumes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ListVolumesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_ListVolumesResponse` message.
+        func listVolumes(
+            request: GRPCCore.ServerRequest<Csi_V1_ListVolumesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_ListVolumesResponse>
+
+        /// Handle the "GetCapacity" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_GetCapacityRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_GetCapacityResponse` message.
+        func getCapacity(
+            request: GRPCCore.ServerRequest<Csi_V1_GetCapacityRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_GetCapacityResponse>
+
+        /// Handle the "ControllerGetCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerGetCapabilitiesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_ControllerGetCapabilitiesResponse` message.
+        func controllerGetCapabilities(
+            request: GRPCCore.ServerRequest<Csi_V1_ControllerGetCapabilitiesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerGetCapabilitiesResponse>
+
+        /// Handle the "CreateSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_CreateSnapshotRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_CreateSnapshotResponse` message.
+        func createSnapshot(
+            request: GRPCCore.ServerRequest<Csi_V1_CreateSnapshotRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_CreateSnapshotResponse>
+
+        /// Handle the "DeleteSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_DeleteSnapshotRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_DeleteSnapshotResponse` message.
+        func deleteSnapshot(
+            request: GRPCCore.ServerRequest<Csi_V1_DeleteSnapshotRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_DeleteSnapshotResponse>
+
+        /// Handle the "ListSnapshots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ListSnapshotsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_ListSnapshotsResponse` message.
+        func listSnapshots(
+            request: GRPCCore.ServerRequest<Csi_V1_ListSnapshotsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_ListSnapshotsResponse>
+
+        /// Handle the "ControllerExpandVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerExpandVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_ControllerExpandVolumeResponse` message.
+        func controllerExpandVolume(
+            request: GRPCCore.ServerRequest<Csi_V1_ControllerExpandVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerExpandVolumeResponse>
+
+        /// Handle the "ControllerGetVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerGetVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_ControllerGetVolumeResponse` message.
+        func controllerGetVolume(
+            request: GRPCCore.ServerRequest<Csi_V1_ControllerGetVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerGetVolumeResponse>
+
+        /// Handle the "ControllerModifyVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerModifyVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Csi_V1_ControllerModifyVolumeResponse` message.
+        func controllerModifyVolume(
+            request: GRPCCore.ServerRequest<Csi_V1_ControllerModifyVolumeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerModifyVolumeResponse>
+    }
+
+    /// Simple service protocol for the "csi.v1.Controller" service.
+    ///
+    /// This is the highest level protocol for the service. The API is the easiest to use but
+    /// doesn't provide access to request or response metadata. If you need access to these
+    /// then use ``ServiceProtocol`` instead.
+    public protocol SimpleServiceProtocol: Csi_V1_Controller.ServiceProtocol {
+        /// Handle the "CreateVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_CreateVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_CreateVolumeResponse` to respond with.
+        func createVolume(
+            request: Csi_V1_CreateVolumeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_CreateVolumeResponse
+
+        /// Handle the "DeleteVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_DeleteVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_DeleteVolumeResponse` to respond with.
+        func deleteVolume(
+            request: Csi_V1_DeleteVolumeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_DeleteVolumeResponse
+
+        /// Handle the "ControllerPublishVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_ControllerPublishVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_ControllerPublishVolumeResponse` to respond with.
+        func controllerPublishVolume(
+            request: Csi_V1_ControllerPublishVolumeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_ControllerPublishVolumeResponse
+
+        /// Handle the "ControllerUnpublishVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_ControllerUnpublishVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_ControllerUnpublishVolumeResponse` to respond with.
+        func controllerUnpublishVolume(
+            request: Csi_V1_ControllerUnpublishVolumeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_ControllerUnpublishVolumeResponse
+
+        /// Handle the "ValidateVolumeCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_ValidateVolumeCapabilitiesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_ValidateVolumeCapabilitiesResponse` to respond with.
+        func validateVolumeCapabilities(
+            request: Csi_V1_ValidateVolumeCapabilitiesRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_ValidateVolumeCapabilitiesResponse
+
+        /// Handle the "ListVolumes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_ListVolumesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_ListVolumesResponse` to respond with.
+        func listVolumes(
+            request: Csi_V1_ListVolumesRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_ListVolumesResponse
+
+        /// Handle the "GetCapacity" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_GetCapacityRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_GetCapacityResponse` to respond with.
+        func getCapacity(
+            request: Csi_V1_GetCapacityRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_GetCapacityResponse
+
+        /// Handle the "ControllerGetCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_ControllerGetCapabilitiesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_ControllerGetCapabilitiesResponse` to respond with.
+        func controllerGetCapabilities(
+            request: Csi_V1_ControllerGetCapabilitiesRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_ControllerGetCapabilitiesResponse
+
+        /// Handle the "CreateSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_CreateSnapshotRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_CreateSnapshotResponse` to respond with.
+        func createSnapshot(
+            request: Csi_V1_CreateSnapshotRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_CreateSnapshotResponse
+
+        /// Handle the "DeleteSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_DeleteSnapshotRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_DeleteSnapshotResponse` to respond with.
+        func deleteSnapshot(
+            request: Csi_V1_DeleteSnapshotRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_DeleteSnapshotResponse
+
+        /// Handle the "ListSnapshots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_ListSnapshotsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_ListSnapshotsResponse` to respond with.
+        func listSnapshots(
+            request: Csi_V1_ListSnapshotsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_ListSnapshotsResponse
+
+        /// Handle the "ControllerExpandVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_ControllerExpandVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_ControllerExpandVolumeResponse` to respond with.
+        func controllerExpandVolume(
+            request: Csi_V1_ControllerExpandVolumeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_ControllerExpandVolumeResponse
+
+        /// Handle the "ControllerGetVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_ControllerGetVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_ControllerGetVolumeResponse` to respond with.
+        func controllerGetVolume(
+            request: Csi_V1_ControllerGetVolumeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_ControllerGetVolumeResponse
+
+        /// Handle the "ControllerModifyVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Csi_V1_ControllerModifyVolumeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Csi_V1_ControllerModifyVolumeResponse` to respond with.
+        func controllerModifyVolume(
+            request: Csi_V1_ControllerModifyVolumeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Csi_V1_ControllerModifyVolumeResponse
+    }
+}
+
+// Default implementation of 'registerMethods(with:)'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Csi_V1_Controller.StreamingServiceProtocol {
+    public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.CreateVolume.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_CreateVolumeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_CreateVolumeResponse>(),
+            handler: { request, context in
+                try await self.createVolume(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.DeleteVolume.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_DeleteVolumeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_DeleteVolumeResponse>(),
+            handler: { request, context in
+                try await self.deleteVolume(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.ControllerPublishVolume.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerPublishVolumeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerPublishVolumeResponse>(),
+            handler: { request, context in
+                try await self.controllerPublishVolume(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.ControllerUnpublishVolume.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerUnpublishVolumeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerUnpublishVolumeResponse>(),
+            handler: { request, context in
+                try await self.controllerUnpublishVolume(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.ValidateVolumeCapabilities.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ValidateVolumeCapabilitiesRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ValidateVolumeCapabilitiesResponse>(),
+            handler: { request, context in
+                try await self.validateVolumeCapabilities(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.ListVolumes.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ListVolumesRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ListVolumesResponse>(),
+            handler: { request, context in
+                try await self.listVolumes(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.GetCapacity.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_GetCapacityRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_GetCapacityResponse>(),
+            handler: { request, context in
+                try await self.getCapacity(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.ControllerGetCapabilities.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerGetCapabilitiesRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerGetCapabilitiesResponse>(),
+            handler: { request, context in
+                try await self.controllerGetCapabilities(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.CreateSnapshot.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_CreateSnapshotRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_CreateSnapshotResponse>(),
+            handler: { request, context in
+                try await self.createSnapshot(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.DeleteSnapshot.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_DeleteSnapshotRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_DeleteSnapshotResponse>(),
+            handler: { request, context in
+                try await self.deleteSnapshot(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.ListSnapshots.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ListSnapshotsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ListSnapshotsResponse>(),
+            handler: { request, context in
+                try await self.listSnapshots(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.ControllerExpandVolume.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerExpandVolumeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerExpandVolumeResponse>(),
+            handler: { request, context in
+                try await self.controllerExpandVolume(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.ControllerGetVolume.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerGetVolumeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerGetVolumeResponse>(),
+            handler: { request, context in
+                try await self.controllerGetVolume(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Csi_V1_Controller.Method.ControllerModifyVolume.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerModifyVolumeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerModifyVolumeResponse>(),
+            handler: { request, context in
+                try await self.controllerModifyVolume(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+    }
+}
+
+// Default implementation of streaming methods from 'StreamingServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Csi_V1_Controller.ServiceProtocol {
+    public func createVolume(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_CreateVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_CreateVolumeResponse> {
+        let response = try await self.createVolume(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func deleteVolume(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_DeleteVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_DeleteVolumeResponse> {
+        let response = try await self.deleteVolume(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func controllerPublishVolume(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerPublishVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerPublishVolumeResponse> {
+        let response = try await self.controllerPublishVolume(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func controllerUnpublishVolume(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerUnpublishVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerUnpublishVolumeResponse> {
+        let response = try await self.controllerUnpublishVolume(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func validateVolumeCapabilities(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ValidateVolumeCapabilitiesResponse> {
+        let response = try await self.validateVolumeCapabilities(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listVolumes(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_ListVolumesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ListVolumesResponse> {
+        let response = try await self.listVolumes(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getCapacity(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_GetCapacityRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_GetCapacityResponse> {
+        let response = try await self.getCapacity(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func controllerGetCapabilities(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerGetCapabilitiesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerGetCapabilitiesResponse> {
+        let response = try await self.controllerGetCapabilities(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createSnapshot(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_CreateSnapshotRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_CreateSnapshotResponse> {
+        let response = try await self.createSnapshot(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func deleteSnapshot(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_DeleteSnapshotRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_DeleteSnapshotResponse> {
+        let response = try await self.deleteSnapshot(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listSnapshots(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_ListSnapshotsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ListSnapshotsResponse> {
+        let response = try await self.listSnapshots(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func controllerExpandVolume(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerExpandVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerExpandVolumeResponse> {
+        let response = try await self.controllerExpandVolume(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func controllerGetVolume(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerGetVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerGetVolumeResponse> {
+        let response = try await self.controllerGetVolume(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func controllerModifyVolume(
+        request: GRPCCore.StreamingServerRequest<Csi_V1_ControllerModifyVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Csi_V1_ControllerModifyVolumeResponse> {
+        let response = try await self.controllerModifyVolume(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+}
+
+// Default implementation of methods from 'ServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Csi_V1_Controller.SimpleServiceProtocol {
+    public func createVolume(
+        request: GRPCCore.ServerRequest<Csi_V1_CreateVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_CreateVolumeResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_CreateVolumeResponse>(
+            message: try await self.createVolume(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func deleteVolume(
+        request: GRPCCore.ServerRequest<Csi_V1_DeleteVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_DeleteVolumeResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_DeleteVolumeResponse>(
+            message: try await self.deleteVolume(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func controllerPublishVolume(
+        request: GRPCCore.ServerRequest<Csi_V1_ControllerPublishVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerPublishVolumeResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_ControllerPublishVolumeResponse>(
+            message: try await self.controllerPublishVolume(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func controllerUnpublishVolume(
+        request: GRPCCore.ServerRequest<Csi_V1_ControllerUnpublishVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerUnpublishVolumeResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_ControllerUnpublishVolumeResponse>(
+            message: try await self.controllerUnpublishVolume(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func validateVolumeCapabilities(
+        request: GRPCCore.ServerRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_ValidateVolumeCapabilitiesResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>(
+            message: try await self.validateVolumeCapabilities(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listVolumes(
+        request: GRPCCore.ServerRequest<Csi_V1_ListVolumesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_ListVolumesResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_ListVolumesResponse>(
+            message: try await self.listVolumes(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getCapacity(
+        request: GRPCCore.ServerRequest<Csi_V1_GetCapacityRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_GetCapacityResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_GetCapacityResponse>(
+            message: try await self.getCapacity(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func controllerGetCapabilities(
+        request: GRPCCore.ServerRequest<Csi_V1_ControllerGetCapabilitiesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerGetCapabilitiesResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_ControllerGetCapabilitiesResponse>(
+            message: try await self.controllerGetCapabilities(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createSnapshot(
+        request: GRPCCore.ServerRequest<Csi_V1_CreateSnapshotRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_CreateSnapshotResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_CreateSnapshotResponse>(
+            message: try await self.createSnapshot(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func deleteSnapshot(
+        request: GRPCCore.ServerRequest<Csi_V1_DeleteSnapshotRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_DeleteSnapshotResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_DeleteSnapshotResponse>(
+            message: try await self.deleteSnapshot(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listSnapshots(
+        request: GRPCCore.ServerRequest<Csi_V1_ListSnapshotsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_ListSnapshotsResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_ListSnapshotsResponse>(
+            message: try await self.listSnapshots(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func controllerExpandVolume(
+        request: GRPCCore.ServerRequest<Csi_V1_ControllerExpandVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerExpandVolumeResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_ControllerExpandVolumeResponse>(
+            message: try await self.controllerExpandVolume(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func controllerGetVolume(
+        request: GRPCCore.ServerRequest<Csi_V1_ControllerGetVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerGetVolumeResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_ControllerGetVolumeResponse>(
+            message: try await self.controllerGetVolume(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func controllerModifyVolume(
+        request: GRPCCore.ServerRequest<Csi_V1_ControllerModifyVolumeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Csi_V1_ControllerModifyVolumeResponse> {
+        return GRPCCore.ServerResponse<Csi_V1_ControllerModifyVolumeResponse>(
+            message: try await self.controllerModifyVolume(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+}
+
+// MARK: csi.v1.Controller (client)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Csi_V1_Controller {
+    /// Generated client protocol for the "csi.v1.Controller" service.
+    ///
+    /// You don't need to implement this protocol directly, use the generated
+    /// implementation, ``Client``.
+    public protocol ClientProtocol: Sendable {
+        /// Call the "CreateVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_CreateVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_CreateVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_CreateVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_CreateVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_CreateVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_CreateVolumeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateVolumeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeleteVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_DeleteVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_DeleteVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_DeleteVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func deleteVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_DeleteVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_DeleteVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_DeleteVolumeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteVolumeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ControllerPublishVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerPublishVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerPublishVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerPublishVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func controllerPublishVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerPublishVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerPublishVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerPublishVolumeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerPublishVolumeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ControllerUnpublishVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerUnpublishVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerUnpublishVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerUnpublishVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func controllerUnpublishVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerUnpublishVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerUnpublishVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerUnpublishVolumeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerUnpublishVolumeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ValidateVolumeCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ValidateVolumeCapabilitiesRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ValidateVolumeCapabilitiesRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ValidateVolumeCapabilitiesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func validateVolumeCapabilities<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ValidateVolumeCapabilitiesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListVolumes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ListVolumesRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ListVolumesRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ListVolumesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listVolumes<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ListVolumesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ListVolumesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ListVolumesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ListVolumesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetCapacity" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_GetCapacityRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_GetCapacityRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_GetCapacityResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getCapacity<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_GetCapacityRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_GetCapacityRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_GetCapacityResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_GetCapacityResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ControllerGetCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerGetCapabilitiesRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerGetCapabilitiesRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerGetCapabilitiesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func controllerGetCapabilities<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerGetCapabilitiesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerGetCapabilitiesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerGetCapabilitiesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerGetCapabilitiesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_CreateSnapshotRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_CreateSnapshotRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_CreateSnapshotResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createSnapshot<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_CreateSnapshotRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_CreateSnapshotRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_CreateSnapshotResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateSnapshotResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeleteSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_DeleteSnapshotRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_DeleteSnapshotRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_DeleteSnapshotResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func deleteSnapshot<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_DeleteSnapshotRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_DeleteSnapshotRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_DeleteSnapshotResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteSnapshotResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListSnapshots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ListSnapshotsRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ListSnapshotsRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ListSnapshotsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listSnapshots<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ListSnapshotsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ListSnapshotsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ListSnapshotsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ListSnapshotsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ControllerExpandVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerExpandVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerExpandVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerExpandVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func controllerExpandVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerExpandVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerExpandVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerExpandVolumeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerExpandVolumeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ControllerGetVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerGetVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerGetVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerGetVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func controllerGetVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerGetVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerGetVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerGetVolumeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerGetVolumeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ControllerModifyVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerModifyVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerModifyVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerModifyVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func controllerModifyVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerModifyVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerModifyVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerModifyVolumeResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerModifyVolumeResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+    }
+
+    /// Generated client for the "csi.v1.Controller" service.
+    ///
+    /// The ``Client`` provides an implementation of ``ClientProtocol`` which wraps
+    /// a `GRPCCore.GRPCCClient`. The underlying `GRPCClient` provides the long-lived
+    /// means of communication with the remote peer.
+    public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
+        private let client: GRPCCore.GRPCClient<Transport>
+
+        /// Creates a new client wrapping the provided `GRPCCore.GRPCClient`.
+        ///
+        /// - Parameters:
+        ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
+        public init(wrapping client: GRPCCore.GRPCClient<Transport>) {
+            self.client = client
+        }
+
+        /// Call the "CreateVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_CreateVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_CreateVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_CreateVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_CreateVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_CreateVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_CreateVolumeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateVolumeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.CreateVolume.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DeleteVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_DeleteVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_DeleteVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_DeleteVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func deleteVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_DeleteVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_DeleteVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_DeleteVolumeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteVolumeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.DeleteVolume.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ControllerPublishVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerPublishVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerPublishVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerPublishVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func controllerPublishVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerPublishVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerPublishVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerPublishVolumeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerPublishVolumeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.ControllerPublishVolume.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ControllerUnpublishVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerUnpublishVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerUnpublishVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerUnpublishVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func controllerUnpublishVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerUnpublishVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerUnpublishVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerUnpublishVolumeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerUnpublishVolumeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.ControllerUnpublishVolume.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ValidateVolumeCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ValidateVolumeCapabilitiesRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ValidateVolumeCapabilitiesRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ValidateVolumeCapabilitiesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func validateVolumeCapabilities<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ValidateVolumeCapabilitiesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.ValidateVolumeCapabilities.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListVolumes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ListVolumesRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ListVolumesRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ListVolumesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listVolumes<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ListVolumesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ListVolumesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ListVolumesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ListVolumesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.ListVolumes.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetCapacity" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_GetCapacityRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_GetCapacityRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_GetCapacityResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getCapacity<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_GetCapacityRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_GetCapacityRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_GetCapacityResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_GetCapacityResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.GetCapacity.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ControllerGetCapabilities" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerGetCapabilitiesRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerGetCapabilitiesRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerGetCapabilitiesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func controllerGetCapabilities<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerGetCapabilitiesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerGetCapabilitiesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerGetCapabilitiesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerGetCapabilitiesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.ControllerGetCapabilities.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CreateSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_CreateSnapshotRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_CreateSnapshotRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_CreateSnapshotResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createSnapshot<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_CreateSnapshotRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_CreateSnapshotRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_CreateSnapshotResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateSnapshotResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.CreateSnapshot.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DeleteSnapshot" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_DeleteSnapshotRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_DeleteSnapshotRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_DeleteSnapshotResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func deleteSnapshot<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_DeleteSnapshotRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_DeleteSnapshotRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_DeleteSnapshotResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteSnapshotResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.DeleteSnapshot.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListSnapshots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ListSnapshotsRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ListSnapshotsRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ListSnapshotsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listSnapshots<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ListSnapshotsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ListSnapshotsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ListSnapshotsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ListSnapshotsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.ListSnapshots.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ControllerExpandVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerExpandVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerExpandVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerExpandVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func controllerExpandVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerExpandVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerExpandVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerExpandVolumeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerExpandVolumeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.ControllerExpandVolume.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ControllerGetVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerGetVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerGetVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerGetVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func controllerGetVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerGetVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerGetVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerGetVolumeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerGetVolumeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.ControllerGetVolume.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ControllerModifyVolume" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Csi_V1_ControllerModifyVolumeRequest` message.
+        ///   - serializer: A serializer for `Csi_V1_ControllerModifyVolumeRequest` messages.
+        ///   - deserializer: A deserializer for `Csi_V1_ControllerModifyVolumeResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func controllerModifyVolume<Result>(
+            request: GRPCCore.ClientRequest<Csi_V1_ControllerModifyVolumeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Csi_V1_ControllerModifyVolumeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Csi_V1_ControllerModifyVolumeResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerModifyVolumeResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Csi_V1_Controller.Method.ControllerModifyVolume.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+    }
+}
+
+// Helpers providing default arguments to 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Csi_V1_Controller.ClientProtocol {
+    /// Call the "CreateVolume" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_CreateVolumeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createVolume<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_CreateVolumeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createVolume(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_CreateVolumeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_CreateVolumeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteVolume" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_DeleteVolumeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteVolume<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_DeleteVolumeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.deleteVolume(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_DeleteVolumeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_DeleteVolumeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerPublishVolume" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_ControllerPublishVolumeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerPublishVolume<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_ControllerPublishVolumeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerPublishVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.controllerPublishVolume(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerPublishVolumeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerPublishVolumeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerUnpublishVolume" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_ControllerUnpublishVolumeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerUnpublishVolume<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_ControllerUnpublishVolumeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerUnpublishVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.controllerUnpublishVolume(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerUnpublishVolumeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerUnpublishVolumeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ValidateVolumeCapabilities" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_ValidateVolumeCapabilitiesRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func validateVolumeCapabilities<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.validateVolumeCapabilities(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ValidateVolumeCapabilitiesRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ValidateVolumeCapabilitiesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListVolumes" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_ListVolumesRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listVolumes<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_ListVolumesRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ListVolumesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listVolumes(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ListVolumesRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ListVolumesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetCapacity" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_GetCapacityRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getCapacity<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_GetCapacityRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_GetCapacityResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getCapacity(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_GetCapacityRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_GetCapacityResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerGetCapabilities" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_ControllerGetCapabilitiesRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerGetCapabilities<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_ControllerGetCapabilitiesRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerGetCapabilitiesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.controllerGetCapabilities(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerGetCapabilitiesRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerGetCapabilitiesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateSnapshot" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_CreateSnapshotRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createSnapshot<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_CreateSnapshotRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateSnapshotResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createSnapshot(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_CreateSnapshotRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_CreateSnapshotResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteSnapshot" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_DeleteSnapshotRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteSnapshot<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_DeleteSnapshotRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteSnapshotResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.deleteSnapshot(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_DeleteSnapshotRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_DeleteSnapshotResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListSnapshots" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_ListSnapshotsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listSnapshots<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_ListSnapshotsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ListSnapshotsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listSnapshots(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ListSnapshotsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ListSnapshotsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerExpandVolume" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_ControllerExpandVolumeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerExpandVolume<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_ControllerExpandVolumeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerExpandVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.controllerExpandVolume(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerExpandVolumeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerExpandVolumeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerGetVolume" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_ControllerGetVolumeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerGetVolume<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_ControllerGetVolumeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerGetVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.controllerGetVolume(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerGetVolumeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerGetVolumeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerModifyVolume" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Csi_V1_ControllerModifyVolumeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerModifyVolume<Result>(
+        request: GRPCCore.ClientRequest<Csi_V1_ControllerModifyVolumeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerModifyVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.controllerModifyVolume(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Csi_V1_ControllerModifyVolumeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Csi_V1_ControllerModifyVolumeResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}
+
+// Helpers providing sugared APIs for 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Csi_V1_Controller.ClientProtocol {
+    /// Call the "CreateVolume" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createVolume<Result>(
+        _ message: Csi_V1_CreateVolumeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_CreateVolumeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createVolume(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteVolume" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteVolume<Result>(
+        _ message: Csi_V1_DeleteVolumeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_DeleteVolumeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.deleteVolume(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerPublishVolume" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerPublishVolume<Result>(
+        _ message: Csi_V1_ControllerPublishVolumeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerPublishVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_ControllerPublishVolumeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.controllerPublishVolume(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerUnpublishVolume" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerUnpublishVolume<Result>(
+        _ message: Csi_V1_ControllerUnpublishVolumeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerUnpublishVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_ControllerUnpublishVolumeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.controllerUnpublishVolume(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ValidateVolumeCapabilities" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func validateVolumeCapabilities<Result>(
+        _ message: Csi_V1_ValidateVolumeCapabilitiesRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ValidateVolumeCapabilitiesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_ValidateVolumeCapabilitiesRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.validateVolumeCapabilities(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListVolumes" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listVolumes<Result>(
+        _ message: Csi_V1_ListVolumesRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ListVolumesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_ListVolumesRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listVolumes(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetCapacity" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getCapacity<Result>(
+        _ message: Csi_V1_GetCapacityRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_GetCapacityResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_GetCapacityRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getCapacity(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerGetCapabilities" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerGetCapabilities<Result>(
+        _ message: Csi_V1_ControllerGetCapabilitiesRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerGetCapabilitiesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_ControllerGetCapabilitiesRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.controllerGetCapabilities(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateSnapshot" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createSnapshot<Result>(
+        _ message: Csi_V1_CreateSnapshotRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_CreateSnapshotResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_CreateSnapshotRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createSnapshot(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteSnapshot" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteSnapshot<Result>(
+        _ message: Csi_V1_DeleteSnapshotRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_DeleteSnapshotResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_DeleteSnapshotRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.deleteSnapshot(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListSnapshots" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listSnapshots<Result>(
+        _ message: Csi_V1_ListSnapshotsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ListSnapshotsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_ListSnapshotsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listSnapshots(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerExpandVolume" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerExpandVolume<Result>(
+        _ message: Csi_V1_ControllerExpandVolumeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerExpandVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_ControllerExpandVolumeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.controllerExpandVolume(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerGetVolume" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerGetVolume<Result>(
+        _ message: Csi_V1_ControllerGetVolumeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerGetVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_ControllerGetVolumeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.controllerGetVolume(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ControllerModifyVolume" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func controllerModifyVolume<Result>(
+        _ message: Csi_V1_ControllerModifyVolumeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Csi_V1_ControllerModifyVolumeResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Csi_V1_ControllerModifyVolumeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.controllerModifyVolume(
             request: request,
             options: options,
             onResponse: handleResponse
