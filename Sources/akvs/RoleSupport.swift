@@ -82,14 +82,19 @@ func checkCAFile(_ path: String?, flag: String = "--ca-file") throws {
 /// Runs `serve` until SIGINT or SIGTERM, then cancels it, which each server answers with a graceful shutdown.
 /// A server that stops by itself (it could not start) ends the command with its error.
 func serveUntilTerminated(logger: Logger, _ serve: @escaping @Sendable () async throws -> Void) async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await serve() }
+    try await withThrowingTaskGroup(of: Bool.self) { group in
+        group.addTask { try await serve(); return false }
         group.addTask {
             await waitForTermination()
             logger.info("termination signal received; shutting down")
+            return true
         }
-        try await group.next()
+        let signalled = try await group.next() ?? false
         group.cancelAll()
-        try await group.waitForAll()
+        do {
+            try await group.waitForAll()
+        } catch is CancellationError where signalled {
+            // The stop that was asked for, not a failure.
+        }
     }
 }

@@ -113,7 +113,7 @@ struct SyncControllerCommand: AsyncParsableCommand {
         guard vaultRequestsPerSecond >= 0 else { throw ValidationError("--vault-requests-per-second must be 0 or more") }
         guard maxCallRecvMsgSize > 0 else { throw ValidationError("--max-call-recv-msg-size must be a positive number of bytes") }
         guard providerVolume.hasPrefix("/") else { throw ValidationError("--provider-volume '\(providerVolume)' must be an absolute path") }
-        let audiences = tokenRequestAudience.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let audiences = tokenRequestAudience.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard !audiences.isEmpty, !audiences.contains(where: \.isEmpty) else {
             throw ValidationError("--token-request-audience '\(tokenRequestAudience)' must name one audience or a comma-separated list, e.g. api://AzureADTokenExchange")
         }
