@@ -76,6 +76,8 @@ INSTALL_HINT = "run Scripts/install-kube-tools.sh (helm, kubectl, kubernetes-val
 
 def _tool(env: str, default: Path, hint: str) -> Path:
     path = Path(os.environ.get(env) or default)
+    if not path.is_absolute():
+        path = (REPO_ROOT / path).resolve()  # the suite runs binaries from other folders
     if not path.is_file() or not os.access(path, os.X_OK):
         pytest.fail(f"{env}: no executable at {path}; {hint}", pytrace=False)
     return path
