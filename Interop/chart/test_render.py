@@ -64,6 +64,7 @@ def test_driver_container_shape(render):
     c = container(ds, "secrets-store")
     assert c["command"] == ["/akvs", "csi-driver"]
     assert c["securityContext"]["privileged"] is True
+    assert c["securityContext"]["runAsUser"] == 0, "mounting needs root; the image runs as 65532 by default"
     assert ports(c) == {"healthz": 9808, "metrics": 8095}
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
     env = {e["name"]: e for e in c["env"]}
