@@ -480,7 +480,8 @@ def test_ready_line_and_identity(csi, driver):
     assert [c.service.type for c in caps.capabilities] == [csi.PluginCapability.Service.CONTROLLER_SERVICE], \
         "the controller service is advertised, as it is served (with no capabilities)"
     controller = csi.ControllerStub(driver.channel)
-    assert list(controller.ControllerGetCapabilities(csi.ControllerGetCapabilitiesRequest(), timeout=RPC_TIMEOUT).capabilities) == []
+    capabilities = controller.ControllerGetCapabilities(csi.ControllerGetCapabilitiesRequest(), timeout=RPC_TIMEOUT).capabilities
+    assert [c.rpc.type for c in capabilities] == [csi.ControllerServiceCapability.RPC.UNKNOWN], "upstream's answer: none"
     with pytest.raises(grpc.RpcError) as raised:
         controller.CreateVolume(csi.CreateVolumeRequest(), timeout=RPC_TIMEOUT)
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED

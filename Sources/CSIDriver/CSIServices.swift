@@ -32,11 +32,24 @@ struct IdentityService: Csi_V1_Identity.SimpleServiceProtocol {
     }
 }
 
-/// CSI Controller with no capabilities: inline ephemeral volumes are neither created nor attached. Every other
-/// RPC is UNIMPLEMENTED, as the CSI spec has a plugin answer an RPC its capabilities do not offer.
+/// CSI Controller offering nothing: inline ephemeral volumes are neither created nor attached.
+/// ValidateVolumeCapabilities, which every controller must serve, checks its arguments and finds no such volume;
+/// every other RPC is UNIMPLEMENTED, as the CSI spec has a plugin answer an RPC its capabilities do not offer.
 struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
     func controllerGetCapabilities(request: Csi_V1_ControllerGetCapabilitiesRequest, context: ServerContext) async throws -> Csi_V1_ControllerGetCapabilitiesResponse {
-        Csi_V1_ControllerGetCapabilitiesResponse()
+        // Upstream's exact answer: one RPC capability of type UNKNOWN, i.e. none. Released csi-sanity (v5.4.0)
+        // refuses an empty list before every controller and node spec; this one it accepts.
+        var unknown = Csi_V1_ControllerServiceCapability()
+        unknown.rpc.type = .unknown
+        var reply = Csi_V1_ControllerGetCapabilitiesResponse()
+        reply.capabilities = [unknown]
+        return reply
+    }
+
+    func validateVolumeCapabilities(request: Csi_V1_ValidateVolumeCapabilitiesRequest, context: ServerContext) async throws -> Csi_V1_ValidateVolumeCapabilitiesResponse {
+        guard !request.volumeID.isEmpty else { throw RPCError(code: .invalidArgument, message: "Volume ID missing in request") }
+        guard !request.volumeCapabilities.isEmpty else { throw RPCError(code: .invalidArgument, message: "Volume capabilities missing in request") }
+        throw RPCError(code: .notFound, message: "volume \(request.volumeID) does not exist: secrets-store.csi.k8s.io has no pre-provisioned volumes (inline ephemeral volumes only)")
     }
 
     static func unimplemented(_ rpc: String) -> RPCError {
@@ -50,9 +63,6 @@ struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
     }
     func controllerUnpublishVolume(request: Csi_V1_ControllerUnpublishVolumeRequest, context: ServerContext) async throws -> Csi_V1_ControllerUnpublishVolumeResponse {
         throw Self.unimplemented("ControllerUnpublishVolume")
-    }
-    func validateVolumeCapabilities(request: Csi_V1_ValidateVolumeCapabilitiesRequest, context: ServerContext) async throws -> Csi_V1_ValidateVolumeCapabilitiesResponse {
-        throw Self.unimplemented("ValidateVolumeCapabilities")
     }
     func listVolumes(request: Csi_V1_ListVolumesRequest, context: ServerContext) async throws -> Csi_V1_ListVolumesResponse { throw Self.unimplemented("ListVolumes") }
     func getCapacity(request: Csi_V1_GetCapacityRequest, context: ServerContext) async throws -> Csi_V1_GetCapacityResponse { throw Self.unimplemented("GetCapacity") }
@@ -70,7 +80,7 @@ struct ControllerService: Csi_V1_Controller.SimpleServiceProtocol {
     }
 }
 
-/// CSI Node: publish and unpublish through `NodePublisher`; stage/unstage only validate; no stats or expansion.
+/// CSI Node: publish and unpublish through `NodePublisher`; stage/unstage only validate (advertised, as upstream); no stats or expansion.
 struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
     let publisher: NodePublisher
 
@@ -108,7 +118,13 @@ struct NodeService: Csi_V1_Node.SimpleServiceProtocol {
     }
 
     func nodeGetCapabilities(request: Csi_V1_NodeGetCapabilitiesRequest, context: ServerContext) async throws -> Csi_V1_NodeGetCapabilitiesResponse {
-        Csi_V1_NodeGetCapabilitiesResponse()
+        // STAGE_UNSTAGE_VOLUME, as upstream: kubelet never stages inline ephemeral volumes, and the two RPCs
+        // check their arguments as the spec asks, so CSI test suites exercise them.
+        var stage = Csi_V1_NodeServiceCapability()
+        stage.rpc.type = .stageUnstageVolume
+        var reply = Csi_V1_NodeGetCapabilitiesResponse()
+        reply.capabilities = [stage]
+        return reply
     }
 
     func nodeGetInfo(request: Csi_V1_NodeGetInfoRequest, context: ServerContext) async throws -> Csi_V1_NodeGetInfoResponse {

@@ -1,10 +1,11 @@
 /// The part of the Container Storage Interface v1 that a node-only, ephemeral-volume plugin
 /// serves: the Identity, Node and Controller services. Package, service, message and field names
 /// and numbers follow the CSI specification (csi.v1) exactly, so kubelet and any CSI client
-/// interoperate. The Controller service is served only to say it has no capabilities (CSI test
-/// suites call ControllerGetCapabilities first); its other requests are answered UNIMPLEMENTED
-/// without being read, so those messages are declared without their fields (a field a client
-/// sends is skipped on the wire as any unknown field is). GroupController and SnapshotMetadata
+/// interoperate. The Controller service is served only to say it offers nothing (CSI test suites
+/// call ControllerGetCapabilities first) and to answer ValidateVolumeCapabilities, which the spec
+/// makes mandatory; its other requests are answered UNIMPLEMENTED without being read, so those
+/// messages are declared without their fields (a field a client sends is skipped on the wire as
+/// any unknown field is). GroupController and SnapshotMetadata
 /// are left out (an unknown method is answered with UNIMPLEMENTED by gRPC itself).
 
 // DO NOT EDIT.

@@ -11,10 +11,11 @@
 /// The part of the Container Storage Interface v1 that a node-only, ephemeral-volume plugin
 /// serves: the Identity, Node and Controller services. Package, service, message and field names
 /// and numbers follow the CSI specification (csi.v1) exactly, so kubelet and any CSI client
-/// interoperate. The Controller service is served only to say it has no capabilities (CSI test
-/// suites call ControllerGetCapabilities first); its other requests are answered UNIMPLEMENTED
-/// without being read, so those messages are declared without their fields (a field a client
-/// sends is skipped on the wire as any unknown field is). GroupController and SnapshotMetadata
+/// interoperate. The Controller service is served only to say it offers nothing (CSI test suites
+/// call ControllerGetCapabilities first) and to answer ValidateVolumeCapabilities, which the spec
+/// makes mandatory; its other requests are answered UNIMPLEMENTED without being read, so those
+/// messages are declared without their fields (a field a client sends is skipped on the wire as
+/// any unknown field is). GroupController and SnapshotMetadata
 /// are left out (an unknown method is answered with UNIMPLEMENTED by gRPC itself).
 
 import SwiftProtobuf
@@ -1004,6 +1005,32 @@ public nonisolated struct Csi_V1_ControllerServiceCapability: Sendable {
   public init() {}
 }
 
+/// Checked for its arguments, then answered NOT_FOUND (an ephemeral-only plugin has no volumes to validate);
+/// the spec's other fields (volume_context = 2, parameters = 4, secrets = 5, mutable_parameters = 6) are not read.
+public nonisolated struct Csi_V1_ValidateVolumeCapabilitiesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var volumeID: String = String()
+
+  public var volumeCapabilities: [Csi_V1_VolumeCapability] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Csi_V1_ValidateVolumeCapabilitiesResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// Answered UNIMPLEMENTED without being read: declared without their fields (see the top of the file).
 public nonisolated struct Csi_V1_CreateVolumeRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -1076,26 +1103,6 @@ public nonisolated struct Csi_V1_ControllerUnpublishVolumeRequest: Sendable {
 }
 
 public nonisolated struct Csi_V1_ControllerUnpublishVolumeResponse: Sendable {
-  // SwiftProtobuf.Message conformance is added in an extension below. See the
-  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-  // methods supported on all messages.
-
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-  public init() {}
-}
-
-public nonisolated struct Csi_V1_ValidateVolumeCapabilitiesRequest: Sendable {
-  // SwiftProtobuf.Message conformance is added in an extension below. See the
-  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-  // methods supported on all messages.
-
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-  public init() {}
-}
-
-public nonisolated struct Csi_V1_ValidateVolumeCapabilitiesResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -2642,6 +2649,60 @@ nonisolated extension Csi_V1_ControllerServiceCapability.RPC.TypeEnum: SwiftProt
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNKNOWN\0\u{1}CREATE_DELETE_VOLUME\0\u{1}PUBLISH_UNPUBLISH_VOLUME\0\u{1}LIST_VOLUMES\0\u{1}GET_CAPACITY\0\u{1}CREATE_DELETE_SNAPSHOT\0\u{1}LIST_SNAPSHOTS\0\u{1}CLONE_VOLUME\0\u{1}PUBLISH_READONLY\0\u{1}EXPAND_VOLUME\0\u{1}LIST_VOLUMES_PUBLISHED_NODES\0\u{1}VOLUME_CONDITION\0\u{1}GET_VOLUME\0\u{1}SINGLE_NODE_MULTI_WRITER\0\u{1}MODIFY_VOLUME\0")
 }
 
+nonisolated extension Csi_V1_ValidateVolumeCapabilitiesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ValidateVolumeCapabilitiesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}volume_id\0\u{4}\u{2}volume_capabilities\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.volumeID) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.volumeCapabilities) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.volumeID.isEmpty {
+      try visitor.visitSingularStringField(value: self.volumeID, fieldNumber: 1)
+    }
+    if !self.volumeCapabilities.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.volumeCapabilities, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_ValidateVolumeCapabilitiesRequest, rhs: Csi_V1_ValidateVolumeCapabilitiesRequest) -> Bool {
+    if lhs.volumeID != rhs.volumeID {return false}
+    if lhs.volumeCapabilities != rhs.volumeCapabilities {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Csi_V1_ValidateVolumeCapabilitiesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ValidateVolumeCapabilitiesResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Csi_V1_ValidateVolumeCapabilitiesResponse, rhs: Csi_V1_ValidateVolumeCapabilitiesResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Csi_V1_CreateVolumeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateVolumeRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
@@ -2789,44 +2850,6 @@ nonisolated extension Csi_V1_ControllerUnpublishVolumeResponse: SwiftProtobuf.Me
   }
 
   public static func ==(lhs: Csi_V1_ControllerUnpublishVolumeResponse, rhs: Csi_V1_ControllerUnpublishVolumeResponse) -> Bool {
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Csi_V1_ValidateVolumeCapabilitiesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".ValidateVolumeCapabilitiesRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Csi_V1_ValidateVolumeCapabilitiesRequest, rhs: Csi_V1_ValidateVolumeCapabilitiesRequest) -> Bool {
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Csi_V1_ValidateVolumeCapabilitiesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".ValidateVolumeCapabilitiesResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Csi_V1_ValidateVolumeCapabilitiesResponse, rhs: Csi_V1_ValidateVolumeCapabilitiesResponse) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
