@@ -107,7 +107,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Serving code every role shares: unix sockets, HTTP listeners (health, metrics), listen addresses, JSON logs.
+        // Serving code every role shares: unix sockets, HTTP listeners (health, metrics), listen addresses, JSON logs, metric help.
         .target(
             name: "Serving",
             dependencies: [
@@ -115,6 +115,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // `akvs csi-driver`: the Secrets Store CSI node plugin (mounts, pod status, Secret sync, rotation).

@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import Serving
 
 /// The upstream driver's metrics with their exported names and labels (counters carry the `_total` suffix the
 /// OpenTelemetry Prometheus exporter adds; Azure's docs still show the older `total_node_publish` names).
@@ -10,7 +11,7 @@ public final class DriverMetrics: Sendable {
     static let buckets: [Double] = (0..<11).map { 0.1 * pow(20.0, Double($0) / 10.0) }
 
     /// Help texts of the exported metrics (the names are upstream's, or akvs' own where upstream has none).
-    static let help: [String: String] = [
+    static let metric = MetricHelp([
         "node_publish_total": "Successful NodePublishVolume calls.",
         "node_publish_error_total": "Failed NodePublishVolume calls.",
         "node_unpublish_total": "Successful NodeUnpublishVolume calls.",
@@ -20,11 +21,7 @@ public final class DriverMetrics: Sendable {
         "rotation_reconcile_total": "Rotation reconciles (republishes that called the provider).",
         "rotation_reconcile_duration_sec": "Seconds taken by a rotation reconcile.",
         "rotation_reconcile_error_total": "Failed rotation reconciles.",
-    ]
-
-    static func metric(_ name: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? name)
-    }
+    ])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), osType: String = "linux") {
         self.registry = registry

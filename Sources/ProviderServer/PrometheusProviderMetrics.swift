@@ -2,6 +2,7 @@ import AzureProvider
 import Foundation
 import GRPCCore
 import Prometheus
+import Serving
 
 /// The upstream provider's histograms (seconds, no unit suffix): `keyvault_request` and `grpc_request`.
 public final class PrometheusProviderMetrics: ProviderMetricsRecorder, Sendable {
@@ -9,14 +10,10 @@ public final class PrometheusProviderMetrics: ProviderMetricsRecorder, Sendable 
     static let buckets: [Double] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
     /// Help texts of the exported metrics (the names are upstream's, or akvs' own where upstream has none).
-    static let help: [String: String] = [
+    static let metric = MetricHelp([
         "keyvault_request": "Seconds taken by Key Vault requests.",
         "grpc_request": "Seconds taken by provider gRPC requests.",
-    ]
-
-    static func metric(_ name: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? name)
-    }
+    ])
     static let common: [(String, String)] = [("os_type", "linux"), ("provider", "azure"), ("service_name", "csi-secrets-store-provider-azure")]
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) { self.registry = registry }

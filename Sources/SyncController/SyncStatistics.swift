@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import Serving
 
 /// Counters the controller keeps, exported as Prometheus metrics (upstream exports none of its own):
 /// `akvs_sync_reconcile_total{reason}`, `akvs_sync_provider_calls_total{result}`,
@@ -17,7 +18,7 @@ public actor SyncStatistics {
     static let buckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
     /// Help texts of the exported metrics (the names are upstream's, or akvs' own where upstream has none).
-    static let help: [String: String] = [
+    static let metric = MetricHelp([
         "akvs_sync_reconcile_total": "SecretSync reconciles by outcome reason.",
         "akvs_sync_duration_seconds": "Seconds taken by one SecretSync reconcile.",
         "akvs_sync_provider_calls_total": "Provider calls by result.",
@@ -26,11 +27,7 @@ public actor SyncStatistics {
         "akvs_sync_oldest_unsynced_seconds": "Age of the oldest SecretSync not yet synced.",
         "akvs_sync_vault_requests": "Key Vault requests started per vault.",
         "akvs_sync_vault_budget_waits": "Key Vault requests that waited for the per-vault budget.",
-    ]
-
-    static func metric(_ name: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? name)
-    }
+    ])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) { self.registry = registry }
 
