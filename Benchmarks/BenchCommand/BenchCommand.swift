@@ -2,10 +2,11 @@ import AKVSBench
 import ArgumentParser
 import Foundation
 
-/// `akvs bench`: the benchmarks whose results BENCHMARKS.md records.
+/// `akvs-bench`: the benchmarks whose results BENCHMARKS.md records (kept out of the `akvs` product).
+@main
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
+        commandName: "akvs-bench",
         abstract: "Run benchmarks against the embedded emulator and print a Markdown report.",
         subcommands: [KeyVaultBench.self, ProviderBench.self]
     )
@@ -47,7 +48,11 @@ struct BenchCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard samples > 0, memoryMounts > 0, latencyMs >= 0 else { throw ValidationError("--samples and --memory-mounts must be positive, --latency-ms not negative") }
-            let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            // The provider runs as the real `akvs provider` process, built next to this binary.
+            let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("akvs").path
+            guard FileManager.default.isExecutableFile(atPath: exe) else {
+                throw ValidationError("\(exe) not found: build it first (swift build -c release --product akvs)")
+            }
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("akvs-bench-provider-\(ProcessInfo.processInfo.processIdentifier)")
             print(try await ProviderBenchmark(executable: exe, latencyMs: latencyMs, samples: samples, memoryMounts: memoryMounts, workDirectory: dir).run())
         }
