@@ -7,10 +7,12 @@ import Testing
 @Suite struct LeaderEventFaultTests {
     @Test func onlyOneReplicaLeadsAndTheOtherTakesOverOnRelease() async throws {
         try await withCluster { _, client in
-            let a = LeaderElector(client: client, namespace: "default", name: "akvs", identity: "a", leaseDuration: .seconds(2),
-                                  renewDeadline: .seconds(1), retryPeriod: .milliseconds(100))
-            let b = LeaderElector(client: client, namespace: "default", name: "akvs", identity: "b", leaseDuration: .seconds(2),
-                                  renewDeadline: .seconds(1), retryPeriod: .milliseconds(100))
+            // A lease long enough that a loaded machine (the parallel test run, CI's 2 cores) cannot let it lapse between
+            // two calls; the hand-over below is by release, which does not wait for expiry.
+            let a = LeaderElector(client: client, namespace: "default", name: "akvs", identity: "a", leaseDuration: .seconds(15),
+                                  renewDeadline: .seconds(10), retryPeriod: .milliseconds(100))
+            let b = LeaderElector(client: client, namespace: "default", name: "akvs", identity: "b", leaseDuration: .seconds(15),
+                                  renewDeadline: .seconds(10), retryPeriod: .milliseconds(100))
             #expect(try await a.tryAcquireOrRenew())
             #expect(try await !b.tryAcquireOrRenew())
             #expect(try await a.tryAcquireOrRenew())
