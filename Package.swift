@@ -122,7 +122,7 @@ let package = Package(
         .target(
             name: "CSIDriver",
             dependencies: [
-                "CSIAPI", "ProviderAPI", "ProviderClient", "AtomicWriter", "Kubernetes", "SecretsStoreAPI", "ObjectFormats", "StructuredJSON", "Serving",
+                "CSIAPI", "ProviderAPI", "ProviderClient", "AtomicWriter", "Kubernetes", "SecretsStoreAPI", "ObjectFormats", "StructuredJSON", "Serving", "AzureProvider",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -23,10 +23,14 @@ public struct CSIDriverServer: Sendable {
         public var health: ListenAddress?
         /// Built-in kubelet registration; nil when the node-driver-registrar sidecar registers the driver.
         public var registration: KubeletRegistration.Options?
+        /// More Prometheus text for `/metrics` (an in-process provider's `keyvault_request`, `grpc_request`).
+        public var additionalMetrics: (@Sendable () -> String)?
 
         public init(endpoint: String = "unix:///tmp/csi.sock", metrics: ListenAddress = ListenAddress(host: "0.0.0.0", port: 8095),
-                    health: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 9808), registration: KubeletRegistration.Options? = nil) {
+                    health: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 9808), registration: KubeletRegistration.Options? = nil,
+                    additionalMetrics: (@Sendable () -> String)? = nil) {
             self.endpoint = endpoint; self.metrics = metrics; self.health = health; self.registration = registration
+            self.additionalMetrics = additionalMetrics
         }
     }
 
@@ -100,9 +104,10 @@ public struct CSIDriverServer: Sendable {
 
     func listeners(socketPath: String) -> [HTTPListener] {
         let metricsRouter = Router()
-        let metrics = self.metrics
+        let metrics = self.metrics, additional = options.additionalMetrics
         metricsRouter.get("/metrics") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+            let text = metrics.render() + (additional?() ?? "")
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         var listeners = [HTTPListener(name: "metrics", flag: "--metrics-addr", address: options.metrics, router: metricsRouter)]
         if let health = options.health {

@@ -17,6 +17,8 @@ public struct NodePublisher: Sendable {
     public let configuration: DriverConfiguration
     let client: KubernetesClient
     let providers: ProviderClients
+    /// Providers served in this process by name (`azure` with `--azure-provider in-process`); the rest over their sockets.
+    let inProcess: [String: any InProcessProvider]
     let mounter: Mounter
     let metrics: DriverMetrics
     let events: EventRecorder
@@ -25,11 +27,12 @@ public struct NodePublisher: Sendable {
     let secrets: SecretObjectSync
     let logger: Logger
 
-    public init(configuration: DriverConfiguration, client: KubernetesClient, providers: ProviderClients, metrics: DriverMetrics,
-                logger: Logger = Logger(label: "akvs.csi-driver")) {
+    public init(configuration: DriverConfiguration, client: KubernetesClient, providers: ProviderClients, inProcess: [String: any InProcessProvider] = [:],
+                metrics: DriverMetrics, logger: Logger = Logger(label: "akvs.csi-driver")) {
         self.configuration = configuration
         self.client = client
         self.providers = providers
+        self.inProcess = inProcess
         self.mounter = Mounter(mountTmpfs: configuration.mountTmpfs)
         self.metrics = metrics
         self.events = EventRecorder(client: client, controller: configuration.eventSource, instance: configuration.nodeID, logger: logger)
@@ -151,6 +154,7 @@ public struct NodePublisher: Sendable {
 
     private func callProvider(_ provider: String, attributes: [String: String], secrets: [String: String], target: String) async throws(PublishError) -> ProviderMountResult {
         do {
+            if let builtIn = inProcess[provider] { return try await builtIn.mount(attributes: attributes, secrets: secrets, mode: 0o644) }
             return try await providers.mount(provider: provider, attributes: attributes, secrets: secrets, targetPath: target)
         } catch {
             throw .provider(error)

@@ -11,6 +11,10 @@ import ProviderAPI
 public struct ProviderMountResult: Sendable {
     public var files: [ProviderFile]
     public var objectVersions: [(id: String, version: String)]
+
+    public init(files: [ProviderFile], objectVersions: [(id: String, version: String)]) {
+        self.files = files; self.objectVersions = objectVersions
+    }
 }
 
 /// One file of a Mount reply, path relative to the target.
@@ -18,6 +22,8 @@ public struct ProviderFile: Sendable, Equatable {
     public var path: String
     public var mode: Int32
     public var contents: [UInt8]
+
+    public init(path: String, mode: Int32, contents: [UInt8]) { self.path = path; self.mode = mode; self.contents = contents }
 }
 
 /// gRPC clients of the providers on this node (`<dir>/<provider>.sock`), one cached connection each,

@@ -3,7 +3,10 @@ import CSIDriver
 import Foundation
 import Kubernetes
 import Logging
+import AzureProvider
+import KeyVault
 import ProviderClient
+import ProviderServer
 import Serving
 
 /// `akvs csi-driver`: drop-in for the Secrets Store CSI driver's node plugin container (upstream flag names).
@@ -37,6 +40,10 @@ struct CSIDriverCommand: AsyncParsableCommand {
     var kubeletRegistrationPath: String?
     @Option(name: .customLong("plugin-registration-dir"), help: "kubelet's plugins_registry folder as mounted here; <drivername>-reg.sock is created in it.")
     var pluginRegistrationDir: String = "/registration"
+    @Option(name: .customLong("azure-provider"),
+            help: "socket: call the Azure provider over <provider folder>/azure.sock (akvs provider or upstream's); in-process: serve provider azure in this process (one process for the node role).")
+    var azureProvider: String = "socket"
+    @OptionGroup(title: "Azure provider (with --azure-provider in-process)") var azure: AzureProviderOptions
     @Option(help: "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config).") var kubeconfig: String?
     @Option(name: .customLong("mount-tmpfs"), help: "Mount a tmpfs at each target (needs root; false only for unprivileged trials).")
     var mountTmpfs: Bool = true
@@ -48,9 +55,22 @@ struct CSIDriverCommand: AsyncParsableCommand {
         var report = EffectiveConfiguration(role: "csi-driver")
         let configuration = try driverConfiguration(into: &report)
         let options = try serverOptions(configuration, into: &report)
+        let azureConfiguration = try inProcessAzure(configuration, into: &report)
         let kube = try kubernetesConfiguration(kubeconfig: kubeconfig, checking: role.checkConfig, into: &report)
         if role.checkConfig { return report.print() }
         guard let kube else { return }
+
+        var inProcess: [String: any InProcessProvider] = [:]
+        var serverOptions = options
+        var session: KeyVaultSession?
+        if let azureConfiguration {
+            let made: KeyVaultSession
+            do { made = try KeyVaultSession.make(additionalCAFile: azure.caFile) } catch { throw RoleFailure(error) }
+            let providerMetrics = PrometheusProviderMetrics()
+            inProcess["azure"] = InProcessAzureProvider(provider: AzureProvider(session: made, configuration: azureConfiguration, metrics: providerMetrics, logger: logger))
+            serverOptions.additionalMetrics = { providerMetrics.render() }
+            session = made
+        }
 
         let client: KubernetesClient
         do { client = try KubernetesClient(configuration: kube, logger: logger) } catch { throw RoleFailure(error) }
@@ -58,17 +78,19 @@ struct CSIDriverCommand: AsyncParsableCommand {
         let publisher = NodePublisher(configuration: configuration, client: client,
                                       providers: ProviderClients(searchPaths: configuration.additionalProviderVolumePaths + [configuration.providerVolumePath],
                                                                  maxMessageBytes: configuration.maxCallRecvMessageSize, timeout: configuration.providerTimeout, logger: logger),
-                                      metrics: driverMetrics, logger: logger)
-        let server = CSIDriverServer(options: options, publisher: publisher, metrics: driverMetrics, logger: logger)
+                                      inProcess: inProcess, metrics: driverMetrics, logger: logger)
+        let server = CSIDriverServer(options: serverOptions, publisher: publisher, metrics: driverMetrics, logger: logger)
         let summary = "akvs csi-driver ready \(endpoint) node=\(configuration.nodeID) metrics=\(metricsAddr) health=\(options.health?.description ?? "off") "
-            + "registration=\(options.registration?.socketPath ?? "off") rotation=\(configuration.enableSecretRotation)"
+            + "registration=\(options.registration?.socketPath ?? "off") rotation=\(configuration.enableSecretRotation) azure-provider=\(azureProvider)"
         do {
             try await serveUntilTerminated(logger: logger) { try await server.run(ready: { print(summary); fflush(nil) }) }
         } catch {
             await client.shutdown()
+            try? await session?.shutdown()
             throw RoleFailure(error)
         }
         await client.shutdown()
+        try? await session?.shutdown()
         logger.info("akvs csi-driver stopped")
     }
 
@@ -106,6 +128,25 @@ struct CSIDriverCommand: AsyncParsableCommand {
         report.add("mount-tmpfs", mountTmpfs)
         report.add("log", "\(logLevel)\(role.logFormatJSON ? ", JSON" : "")")
         return configuration
+    }
+
+    /// The in-process Azure provider's configuration, or nil when provider azure is called over its socket.
+    func inProcessAzure(_ configuration: DriverConfiguration, into report: inout EffectiveConfiguration) throws -> ProviderConfiguration? {
+        switch azureProvider {
+        case "socket":
+            guard !azure.anyGiven else {
+                throw ValidationError("--construct-pem-chain, --write-cert-and-key-in-separate-files, --cloud-name, --object-cache-ttl, --ca-file and --imds-endpoint "
+                                      + "configure the in-process provider: add --azure-provider in-process, or give them to akvs provider")
+            }
+            report.add("azure-provider", "socket (<provider folder>/azure.sock)")
+            return nil
+        case "in-process":
+            report.add("azure-provider", "in-process (no provider socket for azure; other providers over their sockets)")
+            // Shared results live one rotation interval by default: a rotation never reads older data.
+            return try azure.configuration(defaultTTL: configuration.rotationPollInterval, into: &report)
+        default:
+            throw ValidationError("--azure-provider '\(azureProvider)' must be socket or in-process")
+        }
     }
 
     func serverOptions(_ configuration: DriverConfiguration, into report: inout EffectiveConfiguration) throws -> CSIDriverServer.Options {

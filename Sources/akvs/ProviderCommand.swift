@@ -4,7 +4,6 @@ import Foundation
 import KeyVault
 import Logging
 import ProviderServer
-import AzureIdentity
 
 /// `akvs provider`: drop-in for the Azure provider DaemonSet container (upstream flag names).
 struct ProviderCommand: AsyncParsableCommand {
@@ -31,23 +30,7 @@ struct ProviderCommand: AsyncParsableCommand {
     @Option(name: .customLong("prometheus-port"), help: "Port of the Prometheus /metrics endpoint.")
     var prometheusPort: Int = 8898
 
-    @Option(name: .customLong("construct-pem-chain"), help: "Order certificate chains leaf to root.")
-    var constructPEMChain: Bool = true
-
-    @Option(name: .customLong("write-cert-and-key-in-separate-files"), help: "Also write <file>.crt and <file>.key for certificates.")
-    var writeCertAndKeyInSeparateFiles: Bool = false
-
-    @Option(name: .customLong("cloud-name"), help: "Cloud used when an SPC sets no cloudName.")
-    var cloudName: String = "AzurePublicCloud"
-
-    @Option(name: .customLong("object-cache-ttl"), help: "Seconds a fetched object is shared with other mounts of the same identity (0 disables).")
-    var objectCacheTTL: Int = 60
-
-    @Option(name: .customLong("ca-file"), help: "Extra CA bundle to trust (e.g. the emulator's ca.pem).")
-    var caFile: String?
-
-    @Option(name: .customLong("imds-endpoint"), help: "IMDS base URL for useVMManagedIdentity (default: AZURE_POD_IDENTITY_AUTHORITY_HOST or 169.254.169.254).")
-    var imdsEndpoint: String?
+    @OptionGroup var azure: AzureProviderOptions
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
@@ -61,7 +44,7 @@ struct ProviderCommand: AsyncParsableCommand {
         if role.checkConfig { return report.print() }
 
         let session: KeyVaultSession
-        do { session = try KeyVaultSession.make(additionalCAFile: caFile) } catch { throw RoleFailure(error) }
+        do { session = try KeyVaultSession.make(additionalCAFile: azure.caFile) } catch { throw RoleFailure(error) }
         let metrics = PrometheusProviderMetrics()
         let provider = AzureProvider(session: session, configuration: config, metrics: metrics, logger: logger)
         let server = ProviderServer(options: .init(endpoint: endpoint, healthzPort: healthzPort, healthzPath: healthzPath,
@@ -81,7 +64,6 @@ struct ProviderCommand: AsyncParsableCommand {
 
     func providerConfiguration(into report: inout EffectiveConfiguration) throws -> ProviderConfiguration {
         guard metricsBackend.lowercased() == "prometheus" else { throw ValidationError("--metrics-backend '\(metricsBackend)' is not supported; use Prometheus") }
-        guard objectCacheTTL >= 0 else { throw ValidationError("--object-cache-ttl must be 0 or more seconds") }
         for (flag, port) in [("--healthz-port", healthzPort), ("--prometheus-port", prometheusPort)] where !(0...65535).contains(port) {
             throw ValidationError("\(flag) \(port) must be a TCP port (0-65535)")
         }
@@ -91,30 +73,10 @@ struct ProviderCommand: AsyncParsableCommand {
         }
         let socket: String
         do { socket = try ProviderServer.socketPath(endpoint) } catch { throw ValidationError(error.description) }
-        do { _ = try AzureCloud.named(cloudName) } catch {
-            // AzureStackCloud is valid here: its endpoints come from each SPC's cloudEnvFileName.
-            if case .unknownCloud = error {
-                throw ValidationError("--cloud-name '\(cloudName)' is not a known cloud; use AzurePublicCloud, AzureUSGovernmentCloud, AzureChinaCloud or AzureStackCloud")
-            }
-        }
-        try checkCAFile(caFile)
-        var config = ProviderConfiguration(defaultCloudName: cloudName, constructPEMChain: constructPEMChain,
-                                           writeCertAndKeyInSeparateFiles: writeCertAndKeyInSeparateFiles, objectCacheTTL: .seconds(objectCacheTTL))
-        if let imds = imdsEndpoint {
-            guard let url = URL(string: imds), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-                throw ValidationError("--imds-endpoint '\(imds)' must be a URL such as http://169.254.169.254")
-            }
-            config.imdsEndpoint = url
-        }
         report.add("endpoint", "\(endpoint) (socket \(socket))")
         report.add("healthz", ":\(healthzPort)\(healthzPath) (timeout \(timeout))")
         report.add("metrics", "Prometheus :\(prometheusPort)/metrics")
-        report.add("construct-pem-chain", constructPEMChain)
-        report.add("write-cert-and-key-in-separate-files", writeCertAndKeyInSeparateFiles)
-        report.add("cloud-name", cloudName)
-        report.add("object-cache-ttl", "\(objectCacheTTL)s")
-        report.add("ca-file", caFile ?? "none (system trust store)")
-        report.add("imds-endpoint", imdsEndpoint ?? "default (AZURE_POD_IDENTITY_AUTHORITY_HOST or 169.254.169.254)")
+        let config = try azure.configuration(defaultTTL: .seconds(60), into: &report)
         report.add("log", "\(logLevel)\(role.logFormatJSON ? ", JSON" : "")")
         return config
     }

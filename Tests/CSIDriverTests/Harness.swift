@@ -38,7 +38,8 @@ struct CSIHarness: Sendable {
     static let nodeID = "node-a"
 
     static func with(rotation: Bool = false, interval: Duration = .seconds(120), cacheTTL: Duration = .milliseconds(1),
-                     startProvider: Bool = true, retryDelay: Duration = .seconds(5), _ body: (CSIHarness) async throws -> Void) async throws {
+                     startProvider: Bool = true, inProcessAzure: Bool = false, retryDelay: Duration = .seconds(5),
+                     _ body: (CSIHarness) async throws -> Void) async throws {
         try await KubeTestServer.with(.init(bookmarkInterval: .milliseconds(200))) { server in
             let config = try KubernetesConfiguration.kubeconfig(yaml: server.kubeconfig(), directory: "/", source: "test")
             let client = try KubernetesClient(configuration: config)
@@ -52,7 +53,7 @@ struct CSIHarness: Sendable {
 
                 var quiet = Logger(label: "akvs.csi.test")
                 quiet.logLevel = .critical
-                let providerTask: Task<Void, any Error>? = startProvider
+                let providerTask: Task<Void, any Error>? = startProvider && !inProcessAzure
                     ? try await startAzureProvider(emulator, socket: providers.appendingPathComponent("azure.sock").path, cacheTTL: cacheTTL, logger: quiet)
                     : nil
 
@@ -64,9 +65,14 @@ struct CSIHarness: Sendable {
                 configuration.providerTimeout = .seconds(20)
                 configuration.secretSyncRetryDelay = retryDelay
                 let metrics = DriverMetrics()
+                // One process for the node role: the Azure provider in the driver, no azure.sock.
+                let inProcess: [String: any InProcessProvider] = inProcessAzure
+                    ? ["azure": InProcessAzureProvider(provider: AzureProvider(session: emulator.session, configuration: ProviderConfiguration(objectCacheTTL: cacheTTL), logger: quiet))]
+                    : [:]
                 let publisher = NodePublisher(configuration: configuration, client: client,
                                               providers: ProviderClients(searchPaths: configuration.additionalProviderVolumePaths + [configuration.providerVolumePath],
-                                                                         timeout: configuration.providerTimeout, logger: quiet), metrics: metrics, logger: quiet)
+                                                                         timeout: configuration.providerTimeout, logger: quiet),
+                                              inProcess: inProcess, metrics: metrics, logger: quiet)
                 let socket = dir.appendingPathComponent("csi.sock").path
                 let driver = CSIDriverServer(options: .init(endpoint: "unix://\(socket)", metrics: ListenAddress(host: "127.0.0.1", port: 0),
                                                             health: ListenAddress(host: "127.0.0.1", port: 0)),
