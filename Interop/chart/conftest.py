@@ -55,6 +55,9 @@ COMBINATIONS: Dict[str, List[str]] = {
     "both-roles": ["syncController.enabled=true", "syncController.replicas=2"],
     "sidecars": ["secrets-store-csi-driver.registration.mode=sidecars"],
     "builtin": ["secrets-store-csi-driver.registration.mode=builtin"],
+    "one-process": ["secrets-store-csi-driver.azureProvider.mode=in-process", "constructPEMChain=false",
+                    "linux.volumes[0].name=cloud", "linux.volumes[0].hostPath.path=/etc/kubernetes",
+                    "linux.volumeMounts[0].name=cloud", "linux.volumeMounts[0].mountPath=/etc/kubernetes", "linux.volumeMounts[0].readOnly=true"],
     "aks-names": ["fullnameOverride=aks", "syncController.enabled=true"],
     "everything": [
         "syncController.enabled=true",

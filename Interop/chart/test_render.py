@@ -504,3 +504,19 @@ def test_every_binding_names_a_rendered_role_and_account(render):
             assert s["name"] in accounts
     for w in r.workloads():
         assert w["spec"]["template"]["spec"]["serviceAccountName"] in accounts
+
+
+def test_one_process_node_role(render):
+    """azureProvider.mode=in-process: no provider DaemonSet; the driver serves provider azure with the provider's settings."""
+    from conftest import COMBINATIONS
+    r = render(COMBINATIONS["one-process"])
+    assert [d["metadata"]["name"] for d in r.of_kind("DaemonSet")] == [DRIVER]
+    ds = r.get("DaemonSet", DRIVER)
+    c = container(ds, "secrets-store")
+    assert "--azure-provider=in-process" in c["args"] and "--construct-pem-chain=false" in c["args"]
+    assert ds["spec"]["template"]["spec"].get("hostNetwork") is True, "IMDS (managed identity) needs the host network, as the provider DaemonSet has"
+    assert {"name": "cloud", "mountPath": "/etc/kubernetes", "readOnly": True} in c["volumeMounts"]
+    assert any(v["name"] == "cloud" for v in ds["spec"]["template"]["spec"]["volumes"])
+    default = render([])
+    assert "--azure-provider=in-process" not in container(default.get("DaemonSet", DRIVER), "secrets-store")["args"]
+    assert len(default.of_kind("DaemonSet")) == 2, "the default keeps the provider DaemonSet (seed-compatible layout)"

@@ -185,7 +185,7 @@ false
 {{- if and .Values.csiDriver.enabled $d.install $d.linux.enabled }}true{{ end -}}
 {{- end -}}
 {{- define "akvs.providerOn" -}}
-{{- if and .Values.csiDriver.enabled .Values.linux.enabled }}true{{ end -}}
+{{- if and .Values.csiDriver.enabled .Values.linux.enabled (ne (index .Values "secrets-store-csi-driver").azureProvider.mode "in-process") }}true{{ end -}}
 {{- end -}}
 {{- define "akvs.syncOn" -}}
 {{- if .Values.syncController.enabled }}true{{ end -}}

@@ -72,6 +72,8 @@ secrets-store-csi-driver:
   filteredWatchSecret: ""
   registration:
     mode: ""
+  azureProvider:
+    mode: ""
   livenessProbe:
     port: ""
     logLevel: ""
