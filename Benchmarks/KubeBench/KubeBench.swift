@@ -26,6 +26,12 @@ struct KubeBench {
             if let i = args.dropFirst(2).first.flatMap(Int.init) { bench.intervalSeconds = i }
             lines += try await bench.run()
         }
+        if what == "node-role" {
+            var bench = NodeRoleBenchmark()
+            if let n = args.dropFirst().first.flatMap(Int.init) { bench.pods = n }
+            if let r = args.dropFirst(2).first.flatMap(Int.init) { bench.republishRounds = r }
+            lines += try await bench.run()
+        }
         if what == "all" || what == "workqueue" {
             lines += await WorkQueueBenchmark().run()
         }
