@@ -81,7 +81,7 @@ struct CSIDriverCommand: AsyncParsableCommand {
                                       inProcess: inProcess, metrics: driverMetrics, logger: logger)
         let server = CSIDriverServer(options: serverOptions, publisher: publisher, metrics: driverMetrics, logger: logger)
         let summary = "akvs csi-driver ready \(endpoint) node=\(configuration.nodeID) metrics=\(metricsAddr) health=\(options.health?.description ?? "off") "
-            + "registration=\(options.registration?.socketPath ?? "off") rotation=\(configuration.enableSecretRotation) azure-provider=\(azureProvider)"
+            + "registration=\(options.registration?.socketPath ?? "off") azure-provider=\(azureProvider) rotation=\(configuration.enableSecretRotation)"
         do {
             try await serveUntilTerminated(logger: logger) { try await server.run(ready: { print(summary); fflush(nil) }) }
         } catch {
