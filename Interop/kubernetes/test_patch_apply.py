@@ -342,6 +342,20 @@ def test_apply_conflicts_with_an_update_manager(dyn, cm_res, core, namespace):
     assert as_dict(forced)["data"]["k1"] == "applied"
 
 
+def test_apply_conflicts_with_its_own_name_under_update(dyn, cm_res, core, namespace):
+    """A manager is its name and its operation, as in kube-apiserver (kubernetes/kubernetes#107417): fields
+    'akvs' set by a create (Update) conflict with an Apply by 'akvs' that changes them."""
+    name = unique_name("cm")
+    created = core.create_namespaced_config_map(namespace, config_map(name, {"k1": "created"}), field_manager="akvs")
+    assert [e.get("operation") for e in managed_fields(created) if e.get("manager") == "akvs"] == ["Update"]
+    same = dyn.server_side_apply(cm_res, body=cm_apply(name, {"k1": "created"}), namespace=namespace, field_manager="akvs")
+    assert as_dict(same)["data"]["k1"] == "created", "applying the same value is shared ownership, not a conflict"
+    ex = expect_api_error(
+        dyn.server_side_apply, cm_res, body=cm_apply(name, {"k1": "changed"}), namespace=namespace, field_manager="akvs", status=409, reason="Conflict"
+    )
+    assert "akvs" in (status_body(ex).get("message") or ""), ex.body
+
+
 def test_apply_removes_fields_the_manager_stops_applying(dyn, cm_res, core, namespace):
     name = unique_name("cm")
     dyn.server_side_apply(

@@ -63,10 +63,12 @@ struct FieldOwnership: Sendable {
         entries = entries.filter { !$0.value.fields.isEmpty }
     }
 
-    /// Fields owned by managers other than `manager` whose current value differs from the applied one.
+    /// Fields owned by managers other than `manager` whose current value differs from the applied one. As in
+    /// kube-apiserver a manager is its name *and* operation: fields a name set by Update (create, update, patch)
+    /// conflict with an Apply under the same name (kubernetes/kubernetes#107417).
     func conflicts(applying applied: JSONValue, paths: Set<FieldPath>, current: JSONValue, manager: Manager) -> [(manager: String, path: FieldPath)] {
         var result: [(String, FieldPath)] = []
-        for (other, entry) in entries where other.name != manager.name {
+        for (other, entry) in entries where other != manager {
             for path in entry.fields.intersection(paths) where current[path: path] != applied[path: path] {
                 result.append((other.name, path))
             }
