@@ -39,14 +39,9 @@ struct CSIBenchmark {
         defer { kube.stop() }
         let kubeconfig = work.appendingPathComponent("kube/kubeconfig").path
         let client = try KubernetesClient(configuration: try KubernetesConfiguration.kubeconfig(path: kubeconfig))
-        let seedFile = work.appendingPathComponent("seed.yaml")
-        try seed().write(to: seedFile, atomically: true, encoding: .utf8)
-        let emulator = try ChildProcess.start(ChildProcess.sibling("akvs"), ["emulator", "--listen", "127.0.0.1:0", "--state-dir", work.appendingPathComponent("emu").path,
-                                                                            "--seed", seedFile.path], readyPrefix: "akvs emulator ready")
-        defer { emulator.stop() }
-        let credentials = try JSONValue.parse(Data(contentsOf: work.appendingPathComponent("emu/credentials.json")))
-        let caFile = credentials["caFile"]?.stringValue ?? ""
-        let admin = try AdminCounters(base: credentials["adminEndpoint"]?.stringValue ?? "", caFile: caFile)
+        let emulator = try EmulatorProcess.start(work: work, seed: seed())
+        defer { emulator.process.stop() }
+        let credentials = emulator.credentials, caFile = emulator.caFile, admin = emulator.admin
         do {
             let lines = try await measure(work: work, kubeconfig: kubeconfig, client: client, credentials: credentials, caFile: caFile, admin: admin)
             await admin.shutdown()

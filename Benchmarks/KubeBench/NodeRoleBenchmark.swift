@@ -33,14 +33,9 @@ struct NodeRoleBenchmark {
         defer { kube.stop() }
         let kubeconfig = work.appendingPathComponent("kube/kubeconfig").path
         let client = try KubernetesClient(configuration: try KubernetesConfiguration.kubeconfig(path: kubeconfig))
-        let seedFile = work.appendingPathComponent("seed.yaml")
-        try csi.seed().write(to: seedFile, atomically: true, encoding: .utf8)
-        let emulator = try ChildProcess.start(ChildProcess.sibling("akvs"), ["emulator", "--listen", "127.0.0.1:0", "--state-dir", work.appendingPathComponent("emu").path,
-                                                                            "--seed", seedFile.path], readyPrefix: "akvs emulator ready")
-        defer { emulator.stop() }
-        let credentials = try JSONValue.parse(Data(contentsOf: work.appendingPathComponent("emu/credentials.json")))
-        let caFile = credentials["caFile"]?.stringValue ?? ""
-        let admin = try AdminCounters(base: credentials["adminEndpoint"]?.stringValue ?? "", caFile: caFile)
+        let emulator = try EmulatorProcess.start(work: work, seed: csi.seed())
+        defer { emulator.process.stop() }
+        let credentials = emulator.credentials, caFile = emulator.caFile, admin = emulator.admin
         for ns in 0..<10 { _ = try await client.create(Namespace(name: "ns-\(ns)")) }
         try await csi.createClasses(client, credentials: credentials)
 

@@ -38,14 +38,9 @@ struct SyncBenchmark {
         try? await http.shutdown()
 
         let clientID = "66666666-6666-4666-8666-666666666666"
-        let seedFile = work.appendingPathComponent("seed.yaml")
-        try seed(issuer: issuer, jwks: String(buffer: jwks), clientID: clientID).write(to: seedFile, atomically: true, encoding: .utf8)
-        let emulator = try ChildProcess.start(ChildProcess.sibling("akvs"), ["emulator", "--listen", "127.0.0.1:0", "--state-dir", work.appendingPathComponent("emu").path,
-                                                                            "--seed", seedFile.path], readyPrefix: "akvs emulator ready")
-        defer { emulator.stop() }
-        let credentials = try JSONValue.parse(Data(contentsOf: work.appendingPathComponent("emu/credentials.json")))
-        let caFile = credentials["caFile"]?.stringValue ?? ""
-        let admin = try AdminCounters(base: credentials["adminEndpoint"]?.stringValue ?? "", caFile: caFile)
+        let emulator = try EmulatorProcess.start(work: work, seed: seed(issuer: issuer, jwks: String(buffer: jwks), clientID: clientID))
+        defer { emulator.process.stop() }
+        let credentials = emulator.credentials, caFile = emulator.caFile, admin = emulator.admin
         defer { Task { await admin.shutdown() } }
 
         let fillStart = ContinuousClock.now
