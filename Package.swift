@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "ProviderClient",
             dependencies: [
-                "ProviderAPI",
+                "ProviderAPI", "Serving",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),

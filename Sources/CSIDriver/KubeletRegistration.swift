@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CSIAPI
 import Foundation
 import GRPCCore
@@ -53,7 +50,7 @@ public struct KubeletRegistration: Sendable {
                 throw ServingError.socket(path: path, reason: "kubelet registration socket cannot listen: \(error)")
             }
             UnixSocket.restrict(path)
-            let identity = Self.identity(path)
+            let identity = SocketIdentity(path)
             logger.info("kubelet registration socket listening", metadata: ["socket": "\(path)", "endpoint": "\(options.kubeletEndpoint)"])
             if first { ready(); first = false }
             // Wait until cancelled or until the socket file is gone or replaced (kubelet's folder was cleaned).
@@ -61,7 +58,7 @@ public struct KubeletRegistration: Sendable {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: options.checkInterval)
                     if Task.isCancelled { return false }
-                    if Self.identity(path) != identity { return true }
+                    if SocketIdentity(path) != identity { return true }
                 }
                 return false
             } onCancel: {
@@ -73,14 +70,7 @@ public struct KubeletRegistration: Sendable {
             await status.reset()
             logger.warning("kubelet registration socket was removed; recreating it so kubelet registers the driver again", metadata: ["socket": "\(path)"])
         }
-        if Self.identity(path) != nil { UnixSocket.remove(path) }
-    }
-
-    /// The socket file's inode and change time, or nil when it is missing.
-    static func identity(_ path: String) -> [Int]? {
-        var st = stat()
-        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else { return nil }
-        return [Int(st.st_ino), Int(st.st_ctim.tv_sec), Int(st.st_ctim.tv_nsec)]
+        UnixSocket.remove(path)
     }
 }
 

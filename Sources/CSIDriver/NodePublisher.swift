@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import AtomicWriter
+import AzureProvider
 import Crypto
 import Foundation
 import Kubernetes
@@ -53,9 +54,6 @@ public struct NodePublisher: Sendable {
         }
         try result.get()
     }
-
-    /// Sent to akvs' Azure provider on a rotation (`AzureProvider.maxObjectAgeAttribute`): the oldest shared result it may return.
-    static let maxObjectAgeAttribute = "akvs.io/max-object-age-seconds"
 
     private func publishLocked(_ request: PublishRequest) async throws(PublishError) {
         let target = request.targetPath
@@ -121,7 +119,7 @@ public struct NodePublisher: Sendable {
         if mounted, provider == "azure" {
             // A rotation must not be answered from a provider cache older than the rotation interval.
             let interval = configuration.rotationPollInterval.components
-            attributes[Self.maxObjectAgeAttribute] = String(Double(interval.seconds) + Double(interval.attoseconds) / 1e18)
+            attributes[AzureProvider.maxObjectAgeAttribute] = String(Double(interval.seconds) + Double(interval.attoseconds) / 1e18)
         }
         var mountedNow = false
         if !mounted {

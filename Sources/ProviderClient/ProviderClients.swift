@@ -5,6 +5,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import Serving
 import ProviderAPI
 
 /// What a provider's Mount returned: files for the driver to write and the object versions.
@@ -171,24 +172,6 @@ public actor ProviderClients {
             entry.client.beginGracefulShutdown()
             await entry.connections.value
         }
-    }
-}
-
-/// Which socket file a path names now. The inode alone is not enough: a provider restarted on the same path often
-/// gets the freed inode number back, so the change time (set when the socket is bound) is part of it.
-struct SocketIdentity: Equatable {
-    var inode: UInt64 = 0
-    var changed: timespec = timespec()
-
-    init(_ path: String) {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return }
-        inode = UInt64(st.st_ino)
-        changed = st.st_ctim
-    }
-
-    static func == (a: SocketIdentity, b: SocketIdentity) -> Bool {
-        a.inode == b.inode && a.changed.tv_sec == b.changed.tv_sec && a.changed.tv_nsec == b.changed.tv_nsec
     }
 }
 

@@ -43,3 +43,20 @@ public enum UnixSocket {
         if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
     }
 }
+
+/// Which socket file a path names now. The inode alone is not enough: a socket recreated on the same path often
+/// gets the freed inode number back, so the change time (set when the socket is bound) is part of it.
+public struct SocketIdentity: Equatable, Sendable {
+    var inode: UInt64 = 0
+    var changedSeconds = 0
+    var changedNanoseconds = 0
+
+    /// The identity of whatever `path` names now (all zero when nothing is there).
+    public init(_ path: String) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        inode = UInt64(st.st_ino)
+        changedSeconds = Int(st.st_ctim.tv_sec)
+        changedNanoseconds = Int(st.st_ctim.tv_nsec)
+    }
+}
