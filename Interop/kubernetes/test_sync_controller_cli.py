@@ -92,7 +92,12 @@ def test_secret_sync_end_to_end(stack, core, custom):
     assert secret.metadata.labels["secrets-store.sync.x-k8s.io"] == ""
     assert [(o.kind, o.name) for o in secret.metadata.owner_references] == [("SecretSync", "db")]
 
-    sync = custom.get_namespaced_custom_object("secret-sync.x-k8s.io", "v1alpha1", "cli", "secretsyncs", "db")
+    # The status write follows the Secret's create, so it can land a moment later.
+    def with_status():
+        sync = custom.get_namespaced_custom_object("secret-sync.x-k8s.io", "v1alpha1", "cli", "secretsyncs", "db")
+        return sync if sync.get("status", {}).get("conditions") else None
+
+    sync = wait_until(with_status, timeout=30, message=f"SecretSync cli/db never got a status; controller log: {stack['log']}")
     reasons = {c["type"]: c["reason"] for c in sync["status"]["conditions"]}
     assert reasons.get("Create") == "CreateSucceeded", sync["status"]
     assert sync["status"]["syncHash"]
@@ -103,6 +108,9 @@ def test_secret_sync_end_to_end(stack, core, custom):
     lease = client.CoordinationV1Api(core.api_client).read_namespaced_lease("29f1d54e.secret-sync.x-k8s.io", "default")
     assert lease.spec.holder_identity
 
-    metrics = urllib.request.urlopen(f"http://127.0.0.1:{stack['metrics']}/metrics").read().decode()
-    assert 'akvs_sync_reconcile_total{reason="CreateSucceeded"}' in metrics, metrics[:2000]
+    def scraped():
+        text = urllib.request.urlopen(f"http://127.0.0.1:{stack['metrics']}/metrics").read().decode()
+        return text if 'akvs_sync_reconcile_total{reason="CreateSucceeded"}' in text else None
+
+    metrics = wait_until(scraped, timeout=10, message="akvs_sync_reconcile_total{reason=\"CreateSucceeded\"} never appeared")
     assert "db-from-vault" not in metrics
