@@ -214,6 +214,11 @@ let package = Package(
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "Logging", package: "swift-log")]
         ),
+        // `akvs doctor`: checklists that explain a failing mount or sync on a live cluster.
+        .target(
+            name: "Doctor",
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "KeyVault", "StructuredJSON"]
+        ),
         // `akvs demo`: the README's tour on the embedded emulator.
         .target(
             name: "Demo",
@@ -257,7 +262,7 @@ let package = Package(
             name: "akvs",
             dependencies: [
                 "Emulator", "KeyVault", "AzureIdentity", "Demo", "AzureProvider", "SecretsStoreAPI", "ProviderServer",
-                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient", "Serving",
+                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient", "Serving", "Doctor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -281,6 +286,8 @@ let package = Package(
                                                            .product(name: "Crypto", package: "swift-crypto"),
                                                            .product(name: "X509", package: "swift-certificates"),
                                                            .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
+                                                        "Emulator", "EmulatorTestSupport", "KeyVault", "AzureIdentity"]),
         .testTarget(name: "SecretsStoreAPITests", dependencies: ["SecretsStoreAPI"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", .product(name: "Hummingbird", package: "hummingbird"),
                                                          .product(name: "Logging", package: "swift-log")]),

@@ -43,6 +43,11 @@ actor ClusterState {
         return object
     }
 
+    /// Every stored object of a kind, in key order.
+    func all(_ kind: ResourceKind) -> [JSONValue] {
+        (store[kind] ?? [:]).sorted { $0.key < $1.key }.map(\.value.value)
+    }
+
     func exists(_ kind: ResourceKind, namespace: String?, name: String) -> Bool {
         store[kind]?[ObjectKey(namespace: namespace, name: name)] != nil
     }

@@ -55,6 +55,9 @@ struct Router: Sendable {
         case "/version":
             return Self.json(200, ["major": "1", "minor": "31", "gitVersion": "v1.31.0-akvs-test", "gitCommit": "", "gitTreeState": "clean",
                                    "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.22", "compiler": "gc", "platform": "linux/amd64"])
+        case "/apis/authorization.k8s.io/v1/subjectaccessreviews":
+            guard request.method == .post else { throw .methodNotAllowed("the server does not allow this method on the requested resource") }
+            return try await subjectAccessReview(body: body)
         case "/api": return Self.json(200, registry.apiVersions())
         case "/apis": return Self.json(200, registry.apiGroupList())
         default: break
@@ -188,6 +191,23 @@ struct Router: Sendable {
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-cache, private"
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    // MARK: SubjectAccessReview
+
+    func subjectAccessReview(body: Data) async throws(APIError) -> Response {
+        var review = try Self.parse(body)
+        let attributes = try Authorizer.attributes(review)
+        let decision = Authorizer.decide(attributes, roles: await state.all(Authorizer.roles), clusterRoles: await state.all(Authorizer.clusterRoles),
+                                         roleBindings: await state.all(Authorizer.roleBindings),
+                                         clusterRoleBindings: await state.all(Authorizer.clusterRoleBindings))
+        review["apiVersion"] = "authorization.k8s.io/v1"
+        review["kind"] = "SubjectAccessReview"
+        review["metadata"] = review["metadata"] ?? ["creationTimestamp": .null]
+        var status: JSONValue = ["allowed": .bool(decision.allowed)]
+        if !decision.reason.isEmpty { status["reason"] = .string(decision.reason) }
+        review["status"] = status
+        return Self.json(201, review)
     }
 
     // MARK: TokenRequest

@@ -1,0 +1,52 @@
+import Foundation
+import SecretsStoreAPI
+import StructuredJSON
+
+/// Untyped access: any kind by its ResourceKind, as JSON (for tools that read many kinds, like `akvs doctor`).
+extension KubernetesClient {
+    /// One object, or nil when it does not exist.
+    public func object(_ kind: ResourceKind, name: String, namespace: String? = nil) async throws -> JSONValue? {
+        do {
+            let reply = try await send(.GET, Self.path(kind, namespace: kind.namespaced ? namespace : nil, name: name))
+            return try Self.decode(JSONValue.self, reply.body)
+        } catch let error as KubernetesError where error.isNotFound {
+            return nil
+        }
+    }
+
+    /// Every object of a kind (all pages); `namespace` nil lists across all namespaces.
+    public func objects(_ kind: ResourceKind, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil) async throws -> [JSONValue] {
+        var items: [JSONValue] = []
+        var next: String?
+        repeat {
+            let query = Self.query([("labelSelector", labelSelector), ("fieldSelector", fieldSelector), ("limit", "500"), ("continue", next)])
+            let reply = try await send(.GET, Self.path(kind, namespace: kind.namespaced ? namespace : nil) + query)
+            let page = try Self.decode(JSONValue.self, reply.body)
+            items += page["items"]?.arrayValue ?? []
+            next = page[path: ["metadata", "continue"]]?.stringValue
+        } while !(next ?? "").isEmpty
+        return items
+    }
+
+    /// POST of a JSON body (e.g. a SubjectAccessReview); the server's reply.
+    public func create(_ kind: ResourceKind, namespace: String? = nil, body: JSONValue) async throws -> JSONValue {
+        let reply = try await send(.POST, Self.path(kind, namespace: kind.namespaced ? namespace : nil), body: body.encoded())
+        return try Self.decode(JSONValue.self, reply.body)
+    }
+
+    /// PATCH of any kind (e.g. a merge patch of `status`); the stored object.
+    public func patch(_ kind: ResourceKind, name: String, namespace: String? = nil, _ patch: Patch, subresource: String? = nil) async throws -> JSONValue {
+        let path = Self.path(kind, namespace: kind.namespaced ? namespace : nil, name: name, subresource: subresource)
+        return try Self.decode(JSONValue.self, try await send(.PATCH, path, body: patch.body.encoded(), contentType: patch.contentType).body)
+    }
+
+    /// DELETE of any kind.
+    public func delete(_ kind: ResourceKind, name: String, namespace: String? = nil) async throws {
+        _ = try await send(.DELETE, Self.path(kind, namespace: kind.namespaced ? namespace : nil, name: name))
+    }
+
+    /// GET of a non-resource path such as `/version` or `/.well-known/openid-configuration`.
+    public func document(_ path: String) async throws -> JSONValue {
+        try Self.decode(JSONValue.self, try await send(.GET, path).body)
+    }
+}

@@ -1,0 +1,156 @@
+import Doctor
+import Foundation
+import SecretsStoreAPI
+import StructuredJSON
+import Testing
+
+/// The ✗ line with `id`, failing the test with the whole checklist when there is none.
+func failure(_ report: DoctorReport, _ id: String, sourceLocation: SourceLocation = #_sourceLocation) -> Check? {
+    let found = report.checks.first { $0.id == id && $0.status == .failure }
+    #expect(found != nil, "no ✗ \(id) in:\n\(report.text())", sourceLocation: sourceLocation)
+    return found
+}
+
+/// Keeps a report as a sample for docs/doctor.md when AKVS_DOCTOR_SAMPLES names a folder.
+func keepSample(_ report: DoctorReport, _ name: String) {
+    guard let folder = ProcessInfo.processInfo.environment["AKVS_DOCTOR_SAMPLES"] else { return }
+    try? report.text().write(toFile: "\(folder)/\(name).txt", atomically: true, encoding: .utf8)
+}
+
+func expectHealthy(_ report: DoctorReport, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(report.checks.allSatisfy { $0.status == .ok }, "expected all ✓:\n\(report.text())", sourceLocation: sourceLocation)
+    #expect(report.healthy, sourceLocation: sourceLocation)
+}
+
+/// No secret value reaches a report, whatever it says.
+func expectNoValues(_ report: DoctorReport, sourceLocation: SourceLocation = #_sourceLocation) {
+    for canary in ["db-canary-value", "api-canary-value", "off-canary-value", "reader-secret"] {
+        #expect(!report.text().contains(canary) && !report.json().contains(canary), "\(canary) leaked", sourceLocation: sourceLocation)
+    }
+}
+
+@Suite struct PodDoctorTests {
+    @Test func healthyPodIsAllChecksAndProbeReadsEveryObject() async throws {
+        try await Cluster.with { cluster in
+            let report = await cluster.doctor(probe: true).pod("web", namespace: "apps")
+            expectHealthy(report)
+            #expect(report.checks.filter { $0.id == "probe.object" }.map(\.subject) == ["vault doc-kv secret/api", "vault doc-kv secret/db"])
+            expectNoValues(report)
+            #expect(report.text().hasPrefix("akvs doctor pod apps/web\n✓ Pod apps/web: Running, node node-1, service account web"))
+        }
+    }
+
+    @Test func missingPod() async throws {
+        try await Cluster.with { cluster in
+            let report = await cluster.doctor().pod("nope", namespace: "apps")
+            #expect(failure(report, "pod")?.fix == "check the name and namespace: kubectl get pods -n apps")
+            #expect(!report.healthy)
+        }
+    }
+
+    @Test func missingSecretProviderClass() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.delete(SecretProviderClass.resourceKind, "vault", namespace: "apps")
+            let check = failure(await cluster.doctor().pod("web", namespace: "apps"), "secretProviderClass")
+            #expect(check?.found == "not found")
+            #expect(check?.fix?.contains("kubectl apply -n apps") == true)
+        }
+    }
+
+    @Test func secretProviderClassInAnotherNamespace() async throws {
+        try await Cluster.with { cluster in
+            let spc = SecretProviderClass.resourceKind
+            try await cluster.create(Cluster.kinds.namespace, ["apiVersion": "v1", "kind": "Namespace", "metadata": Cluster.meta("shared")])
+            try await cluster.create(spc, ["apiVersion": "secrets-store.csi.x-k8s.io/v1", "kind": "SecretProviderClass", "metadata": Cluster.meta("other", "shared"),
+                                           "spec": ["provider": "azure", "parameters": .object(cluster.spcParameters)]])
+            try await cluster.create(Cluster.kinds.pod, ["apiVersion": "v1", "kind": "Pod", "metadata": Cluster.meta("lost", "apps"),
+                                                         "spec": ["nodeName": "node-1", "containers": [["name": "app", "image": "busybox"]],
+                                                                  "volumes": [["name": "s", "csi": ["driver": "secrets-store.csi.k8s.io", "volumeAttributes": ["secretProviderClass": "other"]]]]]])
+            let check = failure(await cluster.doctor().pod("lost", namespace: "apps"), "secretProviderClass")
+            #expect(check?.found.contains("exists in shared, but it must be in the same namespace as the pod") == true)
+            #expect(check?.fix?.contains("kubectl get secretproviderclass other -n shared -o yaml") == true)
+        }
+    }
+
+    @Test func badObjectsYAMLNamesTheFieldAndTheFix() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.patch(SecretProviderClass.resourceKind, "vault", namespace: "apps",
+                                    ["spec": ["parameters": ["objects": "array:\n  - |\n    objectName: db\n    objectType: secrt\n"]]])
+            let check = failure(await cluster.doctor().pod("web", namespace: "apps"), "secretProviderClass.parameters")
+            #expect(check?.found.contains("objects[0] (db).objectType") == true, "\(String(describing: check))")
+            #expect(check?.fix?.hasPrefix("edit it: kubectl edit secretproviderclass -n apps vault") == true)
+        }
+    }
+
+    @Test func missingAudienceInTokenRequests() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.patch(Cluster.kinds.csiDriver, "secrets-store.csi.k8s.io", ["spec": ["tokenRequests": .null]])
+            let check = failure(await cluster.doctor().pod("web", namespace: "apps"), "identity.tokenRequests")
+            #expect(check?.fix?.contains("secrets-store-csi-driver.tokenRequests[0].audience=api://AzureADTokenExchange") == true)
+        }
+    }
+
+    @Test func rotationWithoutRequiresRepublish() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.patch(Cluster.kinds.csiDriver, "secrets-store.csi.k8s.io", ["spec": ["requiresRepublish": false]])
+            let check = failure(await cluster.doctor().pod("web", namespace: "apps"), "csiDriver")
+            #expect(check?.found.contains("nothing rotates") == true)
+        }
+    }
+
+    @Test func driverNotRegisteredOnTheNode() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.patch(Cluster.kinds.csiNode, "node-1", ["spec": ["drivers": []]])
+            let check = failure(await cluster.doctor().pod("web", namespace: "apps"), "node.csiNode")
+            #expect(check?.found == "secrets-store.csi.k8s.io is not registered with kubelet on this node")
+            #expect(check?.fix?.contains("linux.kubeletRootDir") == true)
+        }
+    }
+
+    @Test func providerPodCrashLooping() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.patch(Cluster.kinds.pod, "akvs-provider-x1", namespace: "kube-system",
+                                    ["status": Cluster.readyStatus(waiting: "CrashLoopBackOff", restarts: 7, lastTerminated: "Error")], status: true)
+            let report = await cluster.doctor().pod("web", namespace: "apps")
+            keepSample(report, "pod-provider-crashloop")
+            let check = failure(report, "node.provider")
+            #expect(check?.found == "Running, not Ready, 7 restarts; secrets-store waiting: CrashLoopBackOff; secrets-store last terminated: Error (exit 2)")
+            #expect(check?.fix == "kubectl logs -n kube-system akvs-provider-x1 -c secrets-store --previous; kubectl describe pod -n kube-system akvs-provider-x1")
+        }
+    }
+
+    @Test func failedMountEventIsDecoded() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.create(Cluster.kinds.event, ["apiVersion": "v1", "kind": "Event", "metadata": Cluster.meta("web.1", "apps"),
+                                                           "involvedObject": ["kind": "Pod", "name": "web", "namespace": "apps"], "type": "Warning", "reason": "FailedMount", "count": 4,
+                                                           "message": "MountVolume.SetUp failed for volume \"secrets\" : rpc error: code = Unknown desc = failed to mount secrets store objects for pod apps/web, err: rpc error: code = Unknown desc = AADSTS70021: No matching federated identity record found"])
+            let check = failure(await cluster.doctor().pod("web", namespace: "apps"), "events")
+            #expect(check?.subject == "Event FailedMount ×4 on pod/web")
+            #expect(check?.fix?.contains("see the 'identity.federation' line above") == true)
+        }
+    }
+
+    @Test func unsyncedAndForeignSecretObjects() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.patch(SecretProviderClass.resourceKind, "vault", namespace: "apps",
+                                    ["spec": ["secretObjects": [["secretName": "db-synced", "type": "Opaque", "data": [["objectName": "db", "key": "password"]]]]]])
+            var report = await cluster.doctor().pod("web", namespace: "apps")
+            #expect(failure(report, "sync.secret")?.found == "not found: the driver creates it after a successful mount")
+            try await cluster.create(Cluster.kinds.secret, ["apiVersion": "v1", "kind": "Secret", "metadata": Cluster.meta("db-synced", "apps"),
+                                                            "data": ["password": .string(Data("x".utf8).base64EncodedString())]])
+            report = await cluster.doctor().pod("web", namespace: "apps")
+            #expect(report.checks.first { $0.id == "sync.secret" }?.status == .warning)
+        }
+    }
+
+    @Test func subPathMountIsCalledOut() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.create(Cluster.kinds.pod, ["apiVersion": "v1", "kind": "Pod", "metadata": Cluster.meta("sub", "apps"),
+                                                         "spec": ["nodeName": "node-1", "serviceAccountName": "web",
+                                                                  "containers": [["name": "app", "image": "busybox", "volumeMounts": [["name": "s", "mountPath": "/etc/db", "subPath": "db"]]]],
+                                                                  "volumes": [["name": "s", "csi": ["driver": "secrets-store.csi.k8s.io", "volumeAttributes": ["secretProviderClass": "vault"]]]]]])
+            let report = await cluster.doctor().pod("sub", namespace: "apps")
+            #expect(report.checks.first { $0.id == "volume.subPath" }?.subject == "subPath mount app:/etc/db")
+        }
+    }
+}
