@@ -219,6 +219,12 @@ let package = Package(
             name: "Doctor",
             dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "KeyVault", "StructuredJSON"]
         ),
+        // `akvs migrate`: the six-stage move from CSI volumes to SecretSyncs.
+        .target(
+            name: "Migration",
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "StructuredJSON",
+                           .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")]
+        ),
         // `akvs demo`: the README's tour on the embedded emulator.
         .target(
             name: "Demo",
@@ -262,8 +268,9 @@ let package = Package(
             name: "akvs",
             dependencies: [
                 "Emulator", "KeyVault", "AzureIdentity", "Demo", "AzureProvider", "SecretsStoreAPI", "ProviderServer",
-                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient", "Serving", "Doctor",
+                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient", "Serving", "Doctor", "Migration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]

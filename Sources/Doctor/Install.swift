@@ -1,36 +1,10 @@
+import Kubernetes
 import StructuredJSON
-
-/// Command-line flags of a container, as the chart writes them (`--name=value`, `--name value`, or `--name`).
-struct Flags: Sendable {
-    var values: [String: String] = [:]
-
-    init(_ container: JSONValue?) {
-        let words = (container?.list("command") ?? []) + (container?.list("args") ?? [])
-        let args = words.compactMap(\.stringValue)
-        var index = 0
-        while index < args.count {
-            let arg = args[index]
-            index += 1
-            guard arg.hasPrefix("-") else { continue }
-            let name = String(arg.drop { $0 == "-" })
-            if let eq = name.firstIndex(of: "=") {
-                values[String(name[..<eq])] = String(name[name.index(after: eq)...])
-            } else if index < args.count, !args[index].hasPrefix("-") {
-                values[name] = args[index]
-                index += 1
-            } else {
-                values[name] = "true"
-            }
-        }
-    }
-
-    func bool(_ name: String) -> Bool? { values[name].map { ["true", "1", "t"].contains($0.lowercased()) } }
-}
 
 /// The CSI driver as installed: its DaemonSet and the settings in effect.
 struct DriverInstall: Sendable {
     var daemonSet: JSONValue
-    var flags: Flags
+    var flags: ContainerFlags
 
     var name: String { daemonSet.objectName }
     var namespace: String { daemonSet.text("metadata", "namespace") ?? "" }
@@ -55,7 +29,7 @@ struct DriverInstall: Sendable {
         try await view.list(Kinds.daemonSet, labels: Names.driverLabel).map { ds in
             let containers = ds.list("spec", "template", "spec", "containers")
             let main = containers.first { $0.text("name") == "secrets-store" } ?? containers.first { ($0.text("image") ?? "").contains("akvs") } ?? containers.first
-            return DriverInstall(daemonSet: ds, flags: Flags(main))
+            return DriverInstall(daemonSet: ds, flags: ContainerFlags(main))
         }
     }
 }
@@ -63,7 +37,7 @@ struct DriverInstall: Sendable {
 /// The sync controller as installed: its Deployment, service account and settings.
 struct SyncInstall: Sendable {
     var deployment: JSONValue
-    var flags: Flags
+    var flags: ContainerFlags
 
     var name: String { deployment.objectName }
     var namespace: String { deployment.text("metadata", "namespace") ?? "default" }
@@ -80,7 +54,7 @@ struct SyncInstall: Sendable {
         try await view.list(Kinds.deployment, labels: Names.syncLabel).map { deployment in
             let containers = deployment.list("spec", "template", "spec", "containers")
             let main = containers.first { $0.text("name") == "manager" } ?? containers.first
-            return SyncInstall(deployment: deployment, flags: Flags(main))
+            return SyncInstall(deployment: deployment, flags: ContainerFlags(main))
         }
     }
 }

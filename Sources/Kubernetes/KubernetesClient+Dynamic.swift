@@ -40,6 +40,21 @@ extension KubernetesClient {
         return try Self.decode(JSONValue.self, try await send(.PATCH, path, body: patch.body.encoded(), contentType: patch.contentType).body)
     }
 
+    /// PUT of a whole object (its metadata.resourceVersion makes it conditional).
+    public func replace(_ kind: ResourceKind, body: JSONValue, fieldManager: String? = nil) async throws -> JSONValue {
+        let name = body[path: ["metadata", "name"]]?.stringValue ?? ""
+        let path = Self.path(kind, namespace: kind.namespaced ? body[path: ["metadata", "namespace"]]?.stringValue : nil, name: name)
+            + Self.query([("fieldManager", fieldManager)])
+        return try Self.decode(JSONValue.self, try await send(.PUT, path, body: body.encoded()).body)
+    }
+
+    /// Server-side apply of any kind.
+    public func applyObject(_ kind: ResourceKind, name: String, namespace: String? = nil, configuration: JSONValue, fieldManager: String, force: Bool = false) async throws -> JSONValue {
+        let path = Self.path(kind, namespace: kind.namespaced ? namespace : nil, name: name)
+            + Self.query([("fieldManager", fieldManager), ("force", force ? "true" : nil)])
+        return try Self.decode(JSONValue.self, try await send(.PATCH, path, body: configuration.encoded(), contentType: "application/apply-patch+yaml").body)
+    }
+
     /// DELETE of any kind.
     public func delete(_ kind: ResourceKind, name: String, namespace: String? = nil) async throws {
         _ = try await send(.DELETE, Self.path(kind, namespace: kind.namespaced ? namespace : nil, name: name))
