@@ -332,3 +332,26 @@ def test_offline_mode_prints_manifests(world, tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "secretName: vault-files" in run.stdout and "csi:" not in run.stdout
+
+
+def test_akvsync_style_says_what_it_cannot_express(tmp_path):
+    manifests = tmp_path / "certs.yaml"
+    manifests.write_text(
+        "apiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderClass\nmetadata: {name: certs, namespace: shop}\n"
+        "spec:\n  provider: azure\n  parameters:\n    keyvaultName: kv\n    tenantId: 72f988bf-86f1-41af-91ab-2d7cd011db47\n"
+        "    objects: |\n      array:\n        - |\n          objectName: db\n          objectType: secret\n"
+        "        - |\n          objectName: tls\n          objectType: cert\n"
+        "  secretObjects:\n    - {secretName: only-db, type: Opaque, data: [{objectName: db, key: password}]}\n"
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
+        "spec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n"
+        "      containers: [{name: app, image: busybox}]\n"
+        "      volumes: [{name: s, csi: {driver: secrets-store.csi.k8s.io, volumeAttributes: {secretProviderClass: certs}}}]\n")
+    run = subprocess.run([str(AKVS_BIN), "migrate", "translate", "-f", str(manifests), "--client-id", WI_ID, "--style", "akvsync", "--output", "json"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    changes = json.loads(run.stdout)["changes"]
+    akv = next(c for c in changes if c["subject"] == "AKVSync/certs" and c["operation"] == "create")
+    assert [o["kubernetesSecretName"] for o in akv["object"]["spec"]["objects"]] == ["only-db"]
+    note = next(c for c in changes if c["operation"] == "note")
+    assert "certs-files cannot be expressed as AKVSync (tls is objectType cert: AKVSync maps secrets only)" in note["detail"]
+    assert any(c["subject"] == "SecretSync/certs-files" and c["operation"] == "create" for c in changes)

@@ -13,6 +13,7 @@ public struct ClusterSnapshot: Sendable {
     /// Secrets: metadata, type and key names only (values are dropped when read), except nodePublishSecretRef `clientid`s.
     public var secrets: [JSONValue] = []
     public var secretSyncs: [JSONValue] = []
+    public var akvSyncs: [JSONValue] = []
     public var serviceAccounts: [JSONValue] = []
     public var namespaces: [String] = []
     public var driverDaemonSets: [JSONValue] = []
@@ -33,6 +34,7 @@ public struct ClusterSnapshot: Sendable {
         var snapshot = ClusterSnapshot()
         snapshot.classes = try await list(MigrationKinds.spc)
         snapshot.secretSyncs = (try? await list(MigrationKinds.secretSync)) ?? []
+        snapshot.akvSyncs = (try? await list(MigrationKinds.akvSync)) ?? []
         snapshot.serviceAccounts = try await list(MigrationKinds.serviceAccount)
         snapshot.secrets = try await list(MigrationKinds.secret).map(Self.redacted)
         if let namespace { snapshot.namespaces = [namespace] } else {
@@ -59,6 +61,7 @@ public struct ClusterSnapshot: Sendable {
             switch object.text("kind") {
             case "SecretProviderClass": snapshot.classes.append(object)
             case "SecretSync": snapshot.secretSyncs.append(object)
+            case "AKVSync": snapshot.akvSyncs.append(object)
             case "ServiceAccount": snapshot.serviceAccounts.append(object)
             case "Secret": snapshot.secrets.append(redacted(object))
             case "DaemonSet" where object.text("metadata", "labels", "app") == "secrets-store-csi-driver": snapshot.driverDaemonSets.append(object)

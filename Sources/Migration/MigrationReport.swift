@@ -104,7 +104,7 @@ public struct PlanReport: Sendable {
                     inventory.classes.first { $0.namespace == namespace && $0.name == volume.secretProviderClass }?.files.map(\.path) ?? []
                 }.joined(separator: " ")
                 let actions = own.filter(\.acts).map(\.operation.rawValue).joined(separator: ",")
-                let warnings = workload.warnings.count + own.filter { $0.operation == .note }.count
+                let warnings = workload.warnings.count
                 let blockers = (workload.blockers + own.filter(\.isBlocker).map(\.detail))
                 lines.append("  \(subject) | \(volumes) | \(paths.isEmpty ? "-" : paths) | \(actions.isEmpty ? "-" : actions) | \(warnings) | \(blockers.isEmpty ? "-" : Array(Set(blockers)).sorted().joined(separator: "; "))")
             }

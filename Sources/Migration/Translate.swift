@@ -88,6 +88,7 @@ public struct Translation: Sendable {
 
     func syncChanges(_ entry: Inventory.ClassEntry) -> [Change] {
         let account = serviceAccount(for: entry)
+        if options.style == "akvsync" { return akvSyncChanges(entry, account: account) }
         var changes: [Change] = []
         for object in entry.secretObjects {
             let items = object.keys.sorted { $0.key < $1.key }.map { (sourcePath: $0.value, targetKey: $0.key) }
