@@ -182,6 +182,18 @@ def originals(core, custom):
     return found
 
 
+def finish_rollouts(core):
+    """No controllers run on the test server: finish the rollouts as the Deployment and StatefulSet controllers would."""
+    from kubernetes import client
+
+    apps = client.AppsV1Api(core.api_client)
+    for ns, name, kind in (("mig-a", "web", "deployment"), ("mig-b", "db", "stateful_set")):
+        obj = getattr(apps, f"read_namespaced_{kind}")(name, ns)
+        replicas = obj.spec.replicas
+        getattr(apps, f"patch_namespaced_{kind}_status")(name, ns, {"status": {
+            "observedGeneration": obj.metadata.generation, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas}})
+
+
 def mount_files(world, spc, target):
     """What `akvs mount` of the old SPC (with its nodePublishSecretRef credentials) writes: path → (bytes, mode)."""
     spc_file = target.parent / f"{target.name}.spc.json"
@@ -255,13 +267,7 @@ def test_every_stage_then_files_are_identical_then_rollback(world, core, custom)
                         "--health-probe-bind-address", f"127.0.0.1:{free_port()}", "--log-level", "warning"],
                        "akvs sync-controller starting", world["work"] / "controller.log")
     try:
-        # No controllers run on the test server: finish the rollouts as they would.
-        apps = client.AppsV1Api(core.api_client)
-        for ns, name, kind in (("mig-a", "web", "deployment"), ("mig-b", "db", "stateful_set")):
-            obj = getattr(apps, f"read_namespaced_{kind}")(name, ns)
-            replicas = obj.spec.replicas
-            getattr(apps, f"patch_namespaced_{kind}_status")(name, ns, {"status": {
-                "observedGeneration": obj.metadata.generation, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas}})
+        finish_rollouts(core)
         verify = migrate(world, "verify", "--timeout", "60")
         assert verify["changes"][0]["detail"].startswith("verified"), verify
 
@@ -304,6 +310,24 @@ def test_every_stage_then_files_are_identical_then_rollback(world, core, custom)
     for key, original in before.items():
         assert after[key] == original, f"{key} differs after rollback"
     assert acting(migrate(world, "rollback", "--backup-dir", backup, "--apply")) == []
+
+    # cleanup never deletes credentials too early: not without --confirm, not while a CSI volume still uses them.
+    migrate(world, "cleanup", "--backup-dir", backup, "--apply", expect=(2,))
+    kept = migrate(world, "cleanup", "--backup-dir", backup, "--apply", "--confirm", expect=(1,))
+    assert not [c for c in kept["changes"] if c["operation"] == "delete"], kept
+    assert all(core.read_namespaced_secret("creds", ns) for ns in NAMESPACES)
+
+    # Migrate again, verify, then cleanup removes the credentials no remaining CSI volume uses, and the bundle.
+    migrate(world, "workloads", "--client-id", WI_ID, "--apply", "--recreate-bare-pods", expect=(1,))
+    finish_rollouts(core)
+    migrate(world, "verify", "--timeout", "60")
+    cleaned = migrate(world, "cleanup", "--backup-dir", backup, "--apply", "--confirm", expect=(1,))
+    deleted = sorted((c["namespace"], c["subject"]) for c in cleaned["changes"] if c["operation"] == "delete")
+    assert deleted == [("mig-a", "Secret/creds")], cleaned  # mig-b's USGov and mig-c's Windows workloads still mount with creds
+    from kubernetes.client import ApiException
+    with pytest.raises(ApiException):
+        core.read_namespaced_secret("creds", "mig-a")
+    core.read_namespaced_secret("creds", "mig-b")
 
 
 def test_usage_errors_exit_2_and_name_the_flag(world):
