@@ -295,7 +295,7 @@ let package = Package(
                                                            .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
                                                         "Emulator", "EmulatorTestSupport", "KeyVault", "AzureIdentity"]),
-        .testTarget(name: "MigrationTests", dependencies: ["Migration", "StructuredJSON", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "MigrationTests", dependencies: ["Migration", "SecretsStoreAPI", "StructuredJSON", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "SecretsStoreAPITests", dependencies: ["SecretsStoreAPI"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", .product(name: "Hummingbird", package: "hummingbird"),
                                                          .product(name: "Logging", package: "swift-log")]),

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, wait_until
-from processes import free_port
-from test_sync_controller_cli import start
+from test_sync_controller_cli import start_emulator, start_sync_controller, stop
 
 AKVS_BIN = Path(os.environ.get("AKVS_BIN", REPO_ROOT / ".build" / "debug" / "akvs"))
 CLIENT_ID = "88888888-8888-4888-8888-888888888888"
@@ -31,20 +30,12 @@ def cluster(kube_server, tmp_path_factory, core, custom):
 
     work = tmp_path_factory.mktemp("doctor-cli")
     jwks = urllib.request.urlopen(kube_server.url + "/openid/v1/jwks").read().decode()
-    seed = work / "seed.yaml"
-    seed.write_text(
+    emulator, creds = start_emulator(work,
         f"vaults:\n  - name: doc-kv\n    secrets:\n      - {{name: db, value: {CANARY}}}\n"
         f"identities:\n  - name: sync\n    clientId: {CLIENT_ID}\n    access: {{doc-kv: read}}\n"
         f"    federatedCredentials:\n      - {{issuer: \"{kube_server.url}\", subject: \"system:serviceaccount:shop:app\"}}\n"
-        f"issuers:\n  - issuer: \"{kube_server.url}\"\n    jwks: {jwks}\n"
-    )
-    emulator = start([str(AKVS_BIN), "emulator", "--listen", "127.0.0.1:0", "--state-dir", str(work / "emu"), "--seed", str(seed)],
-                     "akvs emulator ready", work / "emulator.log")
-    creds = json.loads((work / "emu" / "credentials.json").read_text())
-    controller = start([str(AKVS_BIN), "sync-controller", "--kubeconfig", str(kube_server.kubeconfig), "--ca-file", creds["caFile"],
-                        "--rotation-poll-interval", "3600s", "--metrics-bind-address", f"127.0.0.1:{free_port()}",
-                        "--health-probe-bind-address", f"127.0.0.1:{free_port()}", "--leader-elect", "--log-level", "warning"],
-                       "akvs sync-controller starting", work / "controller.log")
+        f"issuers:\n  - issuer: \"{kube_server.url}\"\n    jwks: {jwks}\n")
+    controller = start_sync_controller(kube_server.kubeconfig, creds, work, "--leader-elect")
 
     # What the chart installs for the controller (the process above stands in for its pod).
     apps = client.AppsV1Api(core.api_client)
@@ -86,12 +77,7 @@ def cluster(kube_server, tmp_path_factory, core, custom):
 
     wait_until(reconciled, timeout=30, message=f"SecretSync shop/db never reconciled; log {work / 'controller.log'}")
     yield {"kubeconfig": str(kube_server.kubeconfig), "creds": creds}
-    for proc in (controller, emulator):
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop(controller, emulator)
 
 
 def doctor(cluster, *args):

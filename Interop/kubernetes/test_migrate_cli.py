@@ -24,8 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, raw_json, wait_until
-from processes import free_port
-from test_sync_controller_cli import start
+from test_sync_controller_cli import start_emulator, start_sync_controller, stop
 
 AKVS_BIN = Path(os.environ.get("AKVS_BIN", REPO_ROOT / ".build" / "debug" / "akvs"))
 SP_ID = "12121212-1212-4121-8121-121212121212"
@@ -51,7 +50,7 @@ def world(kube_server, tmp_path_factory, core, custom):
     work = tmp_path_factory.mktemp("migrate")
     jwks = urllib.request.urlopen(kube_server.url + "/openid/v1/jwks").read().decode()
     federated = "".join(f"      - {{issuer: \"{kube_server.url}\", subject: \"system:serviceaccount:{ns}:akvs-sync\"}}\n" for ns in NAMESPACES)
-    (work / "seed.yaml").write_text(
+    emulator, creds = start_emulator(work,
         "vaults:\n  - name: mig-kv\n    secrets:\n      - {name: db, value: db-canary-1}\n"
         "      - name: api\n        versions: [{value: api-canary-v1}, {value: api-canary-v2}, {value: api-canary-v3}]\n"
         "    certificates:\n      - {name: tls-pfx, subject: CN=pfx.test, dnsNames: [pfx.test], issuer: Emulator, kty: EC, curve: P-256}\n"
@@ -60,9 +59,6 @@ def world(kube_server, tmp_path_factory, core, custom):
         f"  - name: wi\n    clientId: {WI_ID}\n    access: {{mig-kv: read}}\n    federatedCredentials:\n{federated}"
         f"issuers:\n  - issuer: \"{kube_server.url}\"\n    jwks: {jwks}\n"
     )
-    emulator = start([str(AKVS_BIN), "emulator", "--listen", "127.0.0.1:0", "--state-dir", str(work / "emu"), "--seed", str(work / "seed.yaml")],
-                     "akvs emulator ready", work / "emulator.log")
-    creds = json.loads((work / "emu" / "credentials.json").read_text())
     apps, batch = client.AppsV1Api(core.api_client), client.BatchV1Api(core.api_client)
 
     def spc(ns, name, objects, cloud="AzureStackCloud", secret_objects=None):
@@ -137,8 +133,7 @@ def world(kube_server, tmp_path_factory, core, custom):
                                       node_selector={"kubernetes.io/os": "windows"})}})
 
     yield {"kubeconfig": str(kube_server.kubeconfig), "creds": creds, "work": work, "backup": work / "backup"}
-    emulator.terminate()
-    emulator.wait(timeout=10)
+    stop(emulator)
 
 
 def migrate(world, *args, expect=(0,)):
@@ -262,10 +257,7 @@ def test_every_stage_then_files_are_identical_then_rollback(world, core, custom)
     assert refused["spec"] == before[("SecretProviderClass", "mig-b", "gov")]["spec"], "a refused SPC must stay untouched"
 
     # The sync controller on the result, against the emulator.
-    controller = start([str(AKVS_BIN), "sync-controller", "--kubeconfig", world["kubeconfig"], "--ca-file", world["creds"]["caFile"],
-                        "--rotation-poll-interval", "3600s", "--metrics-bind-address", f"127.0.0.1:{free_port()}",
-                        "--health-probe-bind-address", f"127.0.0.1:{free_port()}", "--log-level", "warning"],
-                       "akvs sync-controller starting", world["work"] / "controller.log")
+    controller = start_sync_controller(world["kubeconfig"], world["creds"], world["work"])
     try:
         finish_rollouts(core)
         verify = migrate(world, "verify", "--timeout", "60")
@@ -301,8 +293,7 @@ def test_every_stage_then_files_are_identical_then_rollback(world, core, custom)
         assert base64.b64decode(env.data["password"]).decode() == "db-canary-1"
         assert [(o.kind, o.name) for o in env.metadata.owner_references] == [("SecretSync", "app-env")]
     finally:
-        controller.terminate()
-        controller.wait(timeout=10)
+        stop(controller)
 
     # rollback restores the original manifests exactly, and a second rollback changes nothing.
     migrate(world, "rollback", "--backup-dir", backup, "--apply")

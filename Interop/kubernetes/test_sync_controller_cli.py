@@ -33,34 +33,49 @@ def start(args, ready_prefix, log_path):
     return proc
 
 
+def start_emulator(work: Path, seed: str):
+    """`akvs emulator` with `seed`; returns the process and its credentials.json."""
+    (work / "seed.yaml").write_text(seed)
+    proc = start([str(AKVS_BIN), "emulator", "--listen", "127.0.0.1:0", "--state-dir", str(work / "emu"), "--seed", str(work / "seed.yaml")],
+                 "akvs emulator ready", work / "emulator.log")
+    return proc, json.loads((work / "emu" / "credentials.json").read_text())
+
+
+def start_sync_controller(kubeconfig, creds, work: Path, *extra: str, poll: str = "3600s"):
+    """`akvs sync-controller` against the test server, trusting the emulator; its log is work/controller.log."""
+    return start([str(AKVS_BIN), "sync-controller", "--kubeconfig", str(kubeconfig), "--ca-file", creds["caFile"],
+                  "--rotation-poll-interval", poll, "--metrics-bind-address", f"127.0.0.1:{free_port()}",
+                  "--health-probe-bind-address", f"127.0.0.1:{free_port()}", "--log-level", "warning", *extra],
+                 "akvs sync-controller starting", work / "controller.log")
+
+
+def stop(*procs):
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.fixture(scope="module")
 def stack(kube_server, tmp_path_factory):
     if not AKVS_BIN.is_file():
         pytest.fail(f"akvs binary not found at {AKVS_BIN}; run swift build or set AKVS_BIN", pytrace=False)
     work = tmp_path_factory.mktemp("sync-cli")
     jwks = urllib.request.urlopen(kube_server.url + "/openid/v1/jwks").read().decode()
-    seed = work / "seed.yaml"
-    seed.write_text(
+    emulator, creds = start_emulator(work,
         "vaults:\n  - name: cli-kv\n    secrets:\n      - {name: db, value: db-from-vault}\n"
         f"identities:\n  - name: sync\n    clientId: {CLIENT_ID}\n    access: {{cli-kv: read}}\n"
         f"    federatedCredentials:\n      - {{issuer: \"{kube_server.url}\", subject: \"system:serviceaccount:cli:app\"}}\n"
-        f"issuers:\n  - issuer: \"{kube_server.url}\"\n    jwks: {jwks}\n"
-    )
-    emulator = start([str(AKVS_BIN), "emulator", "--listen", "127.0.0.1:0", "--state-dir", str(work / "emu"), "--seed", str(seed)],
-                     "akvs emulator ready", work / "emulator.log")
-    creds = json.loads((work / "emu" / "credentials.json").read_text())
+        f"issuers:\n  - issuer: \"{kube_server.url}\"\n    jwks: {jwks}\n")
     metrics_port = free_port()
     controller = start([str(AKVS_BIN), "sync-controller", "--kubeconfig", str(kube_server.kubeconfig), "--ca-file", creds["caFile"],
                         "--rotation-poll-interval", "2s", "--metrics-bind-address", f"127.0.0.1:{metrics_port}",
                         "--health-probe-bind-address", f"127.0.0.1:{free_port()}", "--leader-elect", "--log-level", "warning"],
                        "akvs sync-controller starting", work / "controller.log")
     yield {"creds": creds, "metrics": metrics_port, "log": work / "controller.log"}
-    for proc in (controller, emulator):
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop(controller, emulator)
 
 
 def test_secret_sync_end_to_end(stack, core, custom):

@@ -1,4 +1,5 @@
 import Foundation
+import SecretsStoreAPI
 import StructuredJSON
 
 /// How a stage's changes are shown: a table per namespace, JSON, or (offline) the manifests to apply.

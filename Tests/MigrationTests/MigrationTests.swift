@@ -1,5 +1,6 @@
 import Foundation
 import Migration
+import SecretsStoreAPI
 import StructuredJSON
 import Testing
 import Yams
