@@ -219,6 +219,12 @@ let package = Package(
             name: "Doctor",
             dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "KeyVault", "StructuredJSON"]
         ),
+        // `akvs validate`: offline lint of SecretProviderClass, SecretSync, AKVSync and workload manifests.
+        .target(
+            name: "ManifestLint",
+            dependencies: ["SecretsStoreAPI", "AzureProvider", "AzureIdentity", "SyncController", "CSIDriver",
+                           .product(name: "Yams", package: "Yams")]
+        ),
         // `akvs demo`: the README's tour on the embedded emulator.
         .target(
             name: "Demo",
@@ -262,7 +268,7 @@ let package = Package(
             name: "akvs",
             dependencies: [
                 "Emulator", "KeyVault", "AzureIdentity", "Demo", "AzureProvider", "SecretsStoreAPI", "ProviderServer",
-                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient", "Serving", "Doctor",
+                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient", "Serving", "Doctor", "ManifestLint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -288,6 +294,7 @@ let package = Package(
                                                            .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
                                                         "Emulator", "EmulatorTestSupport", "KeyVault", "AzureIdentity"]),
+        .testTarget(name: "ManifestLintTests", dependencies: ["ManifestLint", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "SecretsStoreAPITests", dependencies: ["SecretsStoreAPI"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", .product(name: "Hummingbird", package: "hummingbird"),
                                                          .product(name: "Logging", package: "swift-log")]),

@@ -7,7 +7,7 @@ struct AKVS: AsyncParsableCommand {
         commandName: "akvs",
         abstract: "Azure Key Vault secrets for Kubernetes: CSI provider, sync controller, emulator.",
         version: "0.1.0",
-        subcommands: [DemoCommand.self, MountCommand.self, ProviderCommand.self, CSIDriverCommand.self, SyncControllerCommand.self, EmulatorCommand.self, DoctorCommand.self]
+        subcommands: [DemoCommand.self, MountCommand.self, ProviderCommand.self, CSIDriverCommand.self, SyncControllerCommand.self, EmulatorCommand.self, DoctorCommand.self, ValidateCommand.self]
     )
 }
 
