@@ -46,6 +46,13 @@ struct ClassRules {
         var identity: MountParameters.IdentityMode?
         do { identity = try MountParameters.identityMode(parameters) } catch { parameter(error) }
         let files = checkObjects(parameters["objects"] ?? "")
+        // The driver's secretObjects sync reads the mounted files; their names are known once objects parse.
+        if let files {
+            for (index, object) in (spc.spec.secretObjects ?? []).enumerated() {
+                guard let problem = SecretObjectSync.problem(object, index: index, files: Set(files)) else { continue }
+                report(root.locate(problem.field), problem.field, withoutField(problem.reason, problem.field))
+            }
+        }
         return ClassInfo(manifest: manifest, provider: provider, identity: identity, filePaths: files)
     }
 

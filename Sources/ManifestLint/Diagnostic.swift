@@ -2,6 +2,7 @@
 public struct Diagnostic: Sendable, Equatable, Codable {
     public enum Severity: String, Sendable, Codable { case error, warning }
 
+    /// The file as it was named on the command line (or by the caller).
     public var file: String
     public var line: Int
     public var column: Int
@@ -10,6 +11,7 @@ public struct Diagnostic: Sendable, Equatable, Codable {
     public var message: String
     public var severity: Severity
 
+    /// A finding at a 1-based line and column.
     public init(file: String, line: Int, column: Int, field: String, message: String, severity: Severity = .error) {
         self.file = file; self.line = line; self.column = column; self.field = field
         // One finding is one line of output.

@@ -2,12 +2,14 @@ import Foundation
 
 /// The outcome of one `akvs validate` run.
 public struct LintReport: Sendable, Equatable {
+    /// Files read.
     public var files: Int
     /// YAML documents read, and the objects among them that akvs has rules for.
     public var documents = 0
     public var checked = 0
     public var diagnostics: [Diagnostic] = []
 
+    /// An empty report over `files` files.
     public init(files: Int) { self.files = files }
 
     public var errorCount: Int { diagnostics.count { $0.severity == .error } }

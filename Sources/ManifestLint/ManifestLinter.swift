@@ -8,6 +8,7 @@ public struct ManifestLinter: Sendable {
     public struct Source: Sendable {
         public var name: String
         public var text: String
+        /// A text to lint under `name`.
         public init(name: String, text: String) { self.name = name; self.text = text }
     }
 
@@ -15,6 +16,7 @@ public struct ManifestLinter: Sendable {
     public var forSync: Bool
     private let catalog = CRDCatalog()
 
+    /// A linter for the CSI driver (default) or, with `forSync`, for the Secret Store extension too.
     public init(forSync: Bool = false) { self.forSync = forSync }
 
     /// Lints the files (DIRs walked for *.yaml, *.yml, *.json) at `paths`.

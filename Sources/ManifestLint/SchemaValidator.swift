@@ -92,8 +92,11 @@ struct SchemaValidator {
         let text = node.text ?? ""
         let fix: String
         switch (type, actual) {
-        case ("string", "integer"), ("string", "number"), ("string", "boolean"):
+        case ("string", "boolean"):
             fix = ": quote it, e.g. \"\(text)\""
+        case ("string", "integer"), ("string", "number"):
+            // The number itself is not repeated: it could be a credential someone put in a parameter.
+            fix = ": quote it"
         case ("integer", "string") where Int(text) != nil, ("number", "string") where Double(text) != nil, ("boolean", "string") where Bool(text) != nil:
             fix = ": remove the quotes"
         case ("object", _): fix = " (key: value lines)"

@@ -43,7 +43,7 @@ struct WorkloadRules {
         for (key, value) in csi["volumeAttributes"]?.mapping ?? [:] {
             guard let name = key.text else { continue }
             guard case .scalar = value, SchemaValidator.kind(of: value) == "string" else {
-                report("\(field).volumeAttributes.\(name)", "must be a string (volume attributes are strings): quote it, e.g. \"\(value.text ?? "")\"")
+                report("\(field).volumeAttributes.\(name)", "must be a string (volume attributes are strings): quote it")
                 continue
             }
             attributes[name] = value.text ?? ""

@@ -132,6 +132,41 @@ import Testing
         ])
     }
 
+    @Test func secretObjectsMustNameMountedFiles() {
+        let lines = lint("""
+        apiVersion: secrets-store.csi.x-k8s.io/v1
+        kind: SecretProviderClass
+        metadata: {name: kv, namespace: apps}
+        spec:
+          provider: azure
+          secretObjects:
+            - secretName: db
+              type: Opaque
+              data:
+                - {objectName: db, key: password}
+                - {objectName: cert/2, key: old}
+            - secretName: tls
+              type: kubernetes.io/tls
+              data: [{objectName: cert/0, key: tls.crt}]
+          parameters:
+            keyvaultName: kv1
+            tenantId: 00000000-0000-4000-8000-000000000002
+            objects: |
+              array:
+                - |
+                  objectName: db
+                  objectType: secret
+                - |
+                  objectName: cert
+                  objectType: secret
+                  objectVersionHistory: 2
+        """)
+        #expect(lines == [
+            "m.yaml:11:24: spec.secretObjects[0].data[1].objectName: file matching objectName cert/2 not found in the pod (spec.secretObjects[0].data[1].objectName must be an object's alias or name, or name/N with objectVersionHistory)",
+            "m.yaml:14:7: spec.secretObjects[1].data: has type kubernetes.io/tls and needs data keys tls.key and tls.crt",
+        ])
+    }
+
     @Test func theDriverNeedsAProviderAndTheSchemaKnowsTheFields() {
         let lines = lint("""
         apiVersion: secrets-store.csi.x-k8s.io/v1

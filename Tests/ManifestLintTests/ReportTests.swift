@@ -40,7 +40,7 @@ import Testing
         """, name: "kv.json")
         #expect(lines == [
             "kv.json:5:33: spec.parameters.objects: is not set; list the secrets, keys and certificates to mount under 'array:'",
-            #"kv.json:5:83: spec.parameters.tenantId: must be a string, not an integer: quote it, e.g. "7""#,
+            "kv.json:5:83: spec.parameters.tenantId: must be a string, not an integer: quote it",
         ])
     }
 
