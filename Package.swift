@@ -222,8 +222,7 @@ let package = Package(
         // `akvs validate`: offline lint of SecretProviderClass, SecretSync, AKVSync and workload manifests.
         .target(
             name: "ManifestLint",
-            dependencies: ["SecretsStoreAPI", "AzureProvider", "AzureIdentity", "SyncController", "CSIDriver",
-                           .product(name: "Yams", package: "Yams")]
+            dependencies: ["SecretsStoreAPI", "AzureProvider", "SyncController", "CSIDriver", .product(name: "Yams", package: "Yams")]
         ),
         // `akvs demo`: the README's tour on the embedded emulator.
         .target(
@@ -294,7 +293,7 @@ let package = Package(
                                                            .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
                                                         "Emulator", "EmulatorTestSupport", "KeyVault", "AzureIdentity"]),
-        .testTarget(name: "ManifestLintTests", dependencies: ["ManifestLint", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "ManifestLintTests", dependencies: ["ManifestLint"]),
         .testTarget(name: "SecretsStoreAPITests", dependencies: ["SecretsStoreAPI"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", .product(name: "Hummingbird", package: "hummingbird"),
                                                          .product(name: "Logging", package: "swift-log")]),

@@ -77,7 +77,8 @@ public struct ManifestLinter: Sendable {
             case .secretSync:
                 var rules = SyncRules(manifest: manifest, classes: classes, findings: found); rules.checkSecretSync(); found = rules.findings
             case .akvSync:
-                var rules = SyncRules(manifest: manifest, classes: classes, findings: found); rules.checkAKVSync(); found = rules.findings
+                var rules = SyncRules(manifest: manifest, classes: classes, secretSyncs: checked.filter { $0.1 == .secretSync }.map(\.0), findings: found)
+                rules.checkAKVSync(); found = rules.findings
             case .workload:
                 var rules = WorkloadRules(manifest: manifest, classes: classes, secrets: secrets, forSync: forSync, findings: found)
                 rules.check(); found = rules.findings

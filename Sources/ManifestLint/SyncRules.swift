@@ -8,6 +8,8 @@ import SyncController
 struct SyncRules {
     let manifest: Manifest
     let classes: [ClassInfo]
+    /// The SecretSyncs of the given files, for what an AKVSync would generate over.
+    var secretSyncs: [Manifest] = []
     var findings: Findings
 
     mutating func checkSecretSync() {
@@ -38,6 +40,23 @@ struct SyncRules {
             report(field, withoutField(error.message, field))
             return
         }
+        // The controller never overwrites a class or SecretSync it did not generate (a generated one names its AKVSync).
+        let name = manifest.name ?? ""
+        // Each generated SecretSync is reported at the object that names it (kubernetesSecretName, or the vault name; `-vN` per version).
+        func origin(_ secretName: String) -> String {
+            let index = akv.spec.objects.firstIndex { object in
+                let base = object.kubernetesSecretName ?? object.secretInAKV ?? object.certInAKV ?? ""
+                return secretName == base || secretName.hasPrefix(base + "-v")
+            }
+            return index.map { "spec.objects[\($0)]" } ?? "spec.objects"
+        }
+        let generated = [("SecretProviderClass", expansion.secretProviderClass.metadata.name ?? "", classes.map(\.manifest), "metadata.name")]
+            + expansion.secretSyncs.map { ("SecretSync", $0.metadata.name ?? "", secretSyncs, origin($0.metadata.name ?? "")) }
+        for (kind, target, others, field) in generated {
+            for other in others where other.name == target && other.namespace == manifest.namespace && !Self.generated(other, by: name) {
+                report(field, "generates \(kind) \(target), which \(other.file) also defines; akvs never overwrites an object this AKVSync did not generate: rename or remove one of them")
+            }
+        }
         // The generated class must pass the provider's checks; its parameters come from these spec fields.
         let parameters = expansion.secretProviderClass.spec.parameters ?? [:]
         let origin = ["keyvaultName": "spec.keyvaultName", "tenantId": "spec.tenantID", "clientID": "spec.clientID"]
@@ -48,6 +67,11 @@ struct SyncRules {
         do { _ = try MountParameters.keyvaultName(parameters) } catch { parameter(error) }
         do { _ = try MountParameters.tenantID(parameters) } catch { parameter(error) }
         do { _ = try MountParameters.identityMode(parameters) } catch { parameter(error) }
+    }
+
+    /// Whether a manifest is the output of AKVSync `name` (owner reference), e.g. from `kubectl get -o yaml`.
+    static func generated(_ other: Manifest, by name: String) -> Bool {
+        (other.node["metadata"]?["ownerReferences"]?.sequence ?? []).contains { $0["kind"]?.text == "AKVSync" && $0["name"]?.text == name }
     }
 
     private mutating func report(_ field: String, _ message: String, _ severity: Diagnostic.Severity = .error) {

@@ -134,4 +134,32 @@ import Testing
             "m.yaml:24:23: spec.objects[0].versionHistory: must be an integer, not a string: remove the quotes",
         ])
     }
+
+    @Test func anAKVSyncMustNotGenerateOverObjectsOfTheFiles() {
+        let akv = """
+        apiVersion: secret-sync.x-k8s.io/v1alpha1
+        kind: AKVSync
+        metadata: {name: kv, namespace: apps}
+        spec:
+          keyvaultName: kv1
+          clientID: 00000000-0000-4000-8000-000000000001
+          tenantID: 00000000-0000-4000-8000-000000000002
+          serviceAccountName: app
+          objects:
+            - secretInAKV: db
+        """
+        let sync = """
+        apiVersion: secret-sync.x-k8s.io/v1alpha1
+        kind: SecretSync
+        metadata: {name: db, namespace: apps}
+        spec:
+          secretProviderClassName: kv
+          serviceAccountName: app
+          secretObject: {data: [{sourcePath: db.txt, targetKey: a}]}
+        """
+        #expect(lint([("akv.yaml", akv), ("spc.yaml", Self.spc), ("sync.yaml", sync)]) == [
+            "akv.yaml:3:18: metadata.name: generates SecretProviderClass kv, which spc.yaml also defines; akvs never overwrites an object this AKVSync did not generate: rename or remove one of them",
+            "akv.yaml:10:7: spec.objects[0]: generates SecretSync db, which sync.yaml also defines; akvs never overwrites an object this AKVSync did not generate: rename or remove one of them",
+        ])
+    }
 }
