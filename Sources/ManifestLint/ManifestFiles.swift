@@ -19,11 +19,13 @@ enum ManifestFiles {
 
     static func collect(_ paths: [String]) throws(LintInputError) -> [ManifestLinter.Source] {
         var sources: [ManifestLinter.Source] = []
+        var seen = Set<String>()
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .notFound(path) }
             let files = isDirectory.boolValue ? walk(path) : [path]
-            for file in files {
+            // A file named twice (or inside a directory also named) is read once.
+            for file in files where seen.insert(URL(fileURLWithPath: file).standardizedFileURL.path).inserted {
                 guard let data = FileManager.default.contents(atPath: file) else { throw .unreadable(path: file, reason: "permission denied or not a regular file") }
                 sources.append(.init(name: file, text: String(decoding: data, as: UTF8.self)))
             }

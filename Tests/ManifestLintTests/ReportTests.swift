@@ -63,6 +63,8 @@ import Testing
         #expect(report.files == 3)
         #expect(report.checked == 2)
         #expect(report.diagnostics.isEmpty)
+        let examples = repositoryRoot.appendingPathComponent("examples").path
+        #expect(try ManifestLinter().lint(paths: [examples, examples + "/secretproviderclass.yaml"]).files == 3)
         #expect(throws: LintInputError.notFound("/nonexistent/x.yaml")) { try ManifestLinter().lint(paths: ["/nonexistent/x.yaml"]) }
     }
 
