@@ -225,6 +225,11 @@ let package = Package(
             dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "StructuredJSON",
                            .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")]
         ),
+        // `akvs validate`: offline lint of SecretProviderClass, SecretSync, AKVSync and workload manifests.
+        .target(
+            name: "ManifestLint",
+            dependencies: ["SecretsStoreAPI", "AzureProvider", "SyncController", "CSIDriver", .product(name: "Yams", package: "Yams")]
+        ),
         // `akvs demo`: the README's tour on the embedded emulator.
         .target(
             name: "Demo",
@@ -268,7 +273,7 @@ let package = Package(
             name: "akvs",
             dependencies: [
                 "Emulator", "KeyVault", "AzureIdentity", "Demo", "AzureProvider", "SecretsStoreAPI", "ProviderServer",
-                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient", "Serving", "Doctor", "Migration",
+                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient", "Serving", "Doctor", "Migration", "ManifestLint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -296,6 +301,7 @@ let package = Package(
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
                                                         "Emulator", "EmulatorTestSupport", "KeyVault", "AzureIdentity"]),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "SecretsStoreAPI", "StructuredJSON", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "ManifestLintTests", dependencies: ["ManifestLint"]),
         .testTarget(name: "SecretsStoreAPITests", dependencies: ["SecretsStoreAPI"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", .product(name: "Hummingbird", package: "hummingbird"),
                                                          .product(name: "Logging", package: "swift-log")]),

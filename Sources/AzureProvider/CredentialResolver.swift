@@ -2,7 +2,7 @@ import AzureIdentity
 import KeyVault
 
 /// Picks the credential an SPC asks for, as the upstream provider does.
-struct CredentialResolver: Sendable {
+package struct CredentialResolver: Sendable {
     let transport: HTTPTransport
     let configuration: ProviderConfiguration
 
@@ -20,11 +20,7 @@ struct CredentialResolver: Sendable {
                 }
                 return try ClientAssertionCredential(tenantID: parameters.tenantID, clientID: clientID, assertion: .token(token), cloud: cloud, transport: transport)
             case .servicePrincipal:
-                guard !secrets.isEmpty else {
-                    throw ProviderError.identity("failed to get credentials, nodePublishSecretRef secret is not set; set clientID for workload identity, useVMManagedIdentity, or reference a Secret with clientid and clientsecret")
-                }
-                guard let id = lookup(secrets, "clientid") else { throw ProviderError.identity("could not find clientid in secrets; the nodePublishSecretRef Secret needs a clientid key") }
-                guard let secret = lookup(secrets, "clientsecret") else { throw ProviderError.identity("could not find clientsecret in secrets; the nodePublishSecretRef Secret needs a clientsecret key") }
+                let (id, secret) = try Self.servicePrincipal(secrets)
                 return try ClientSecretCredential(tenantID: parameters.tenantID, clientID: id, clientSecret: secret, cloud: cloud, transport: transport)
             }
         } catch let error as ProviderError {
@@ -36,8 +32,19 @@ struct CredentialResolver: Sendable {
         }
     }
 
+    /// The client id and secret of a nodePublishSecretRef Secret's data, with the upstream errors (also `akvs validate`,
+    /// which passes the keys with empty values: only the keys are checked here).
+    package static func servicePrincipal(_ secrets: [String: String]) throws(ProviderError) -> (clientID: String, clientSecret: String) {
+        guard !secrets.isEmpty else {
+            throw .identity("failed to get credentials, nodePublishSecretRef secret is not set; set clientID for workload identity, useVMManagedIdentity, or reference a Secret with clientid and clientsecret")
+        }
+        guard let id = lookup(secrets, "clientid") else { throw .identity("could not find clientid in secrets; the nodePublishSecretRef Secret needs a clientid key") }
+        guard let secret = lookup(secrets, "clientsecret") else { throw .identity("could not find clientsecret in secrets; the nodePublishSecretRef Secret needs a clientsecret key") }
+        return (id, secret)
+    }
+
     /// Keys match case-insensitively, as upstream.
-    private func lookup(_ secrets: [String: String], _ key: String) -> String? {
+    private static func lookup(_ secrets: [String: String], _ key: String) -> String? {
         secrets.first { $0.key.lowercased() == key }?.value.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -21,6 +21,14 @@ public struct KeyVaultObject: Sendable, Equatable {
     /// The file (or, with version history, the folder) this object is written to.
     public var fileName: String { objectAlias.isEmpty ? objectName : objectAlias }
 
+    /// Every file path this object produces: the file name, or `name/0` … `name/N-1` with version history.
+    public var filePaths: [String] {
+        objectVersionHistory > 1 ? (0..<objectVersionHistory).map(historyPath) : [fileName]
+    }
+
+    /// The file of version `index` (0 is the newest) in a version-history folder.
+    public func historyPath(_ index: Int) -> String { "\(fileName)/\(index)" }
+
     /// Object kind on the Key Vault side.
     public var kind: ObjectKind {
         switch objectType { case .secret: .secret; case .key: .key; case .cert: .certificate }
@@ -32,6 +40,16 @@ public struct KeyVaultObject: Sendable, Equatable {
 
     /// Parses the `objects` parameter: YAML `array:` whose items are YAML documents (strings) or maps.
     public static func parseList(_ text: String) throws(ProviderError) -> [KeyVaultObject] {
+        var objects: [KeyVaultObject] = []
+        for (index, item) in try listItems(text).enumerated() {
+            objects.append(try parse(item, index: index))
+        }
+        try checkUniqueFiles(objects)
+        return objects
+    }
+
+    /// The entries of the `objects` parameter's `array` list, not yet parsed.
+    package static func listItems(_ text: String) throws(ProviderError) -> [Node] {
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
             throw .parameter(name: "objects", reason: "is not valid YAML (\(error)); it must look like 'array:' followed by '- |' items")
@@ -43,15 +61,11 @@ public struct KeyVaultObject: Sendable, Equatable {
             if case .scalar(let s) = array, s.string.isEmpty { return [] }
             throw .parameter(name: "objects", reason: "'array' must be a list of objects")
         }
-        var objects: [KeyVaultObject] = []
-        for (index, item) in items.enumerated() {
-            objects.append(try parse(item, index: index))
-        }
-        try checkUniqueFiles(objects)
-        return objects
+        return Array(items)
     }
 
-    static func parse(_ node: Node, index: Int) throws(ProviderError) -> KeyVaultObject {
+    /// One entry of the `array` list (a YAML document in a string, or a map).
+    package static func parse(_ node: Node, index: Int) throws(ProviderError) -> KeyVaultObject {
         var fields: [String: String] = [:]
         let map: Node.Mapping
         switch node {
@@ -132,7 +146,8 @@ public struct KeyVaultObject: Sendable, Equatable {
         return object
     }
 
-    static func checkUniqueFiles(_ objects: [KeyVaultObject]) throws(ProviderError) {
+    /// Two objects must not write the same file.
+    package static func checkUniqueFiles(_ objects: [KeyVaultObject]) throws(ProviderError) {
         var seen: [String: Int] = [:]
         for (index, object) in objects.enumerated() {
             if let first = seen[object.fileName] {

@@ -29,41 +29,10 @@ public struct MountParameters: Sendable, Equatable {
 
     /// Parses and validates mount attributes as the upstream Azure provider does, with clearer errors.
     public static func parse(_ attributes: [String: String]) throws(ProviderError) -> MountParameters {
-        func value(_ key: String) -> String { attributes[key]?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "" }
-        let vault = value("keyvaultName")
-        guard !vault.isEmpty else { throw .parameter(name: "keyvaultName", reason: "is not set; set it to the vault's name (the first label of https://NAME.vault.azure.net)") }
-        do { try KeyVaultValidation.vaultName(vault) } catch { throw .parameter(name: "keyvaultName", reason: "'\(vault)' is not a vault name: 3-24 letters, digits and '-', starting with a letter") }
-        let tenant = value("tenantID").isEmpty ? value("tenantId") : value("tenantID")
-        guard !tenant.isEmpty else { throw .parameter(name: "tenantId", reason: "is not set; set it to the directory (tenant) ID of the vault") }
-        do { try IdentityValidation.tenantID(tenant) } catch { throw .parameter(name: "tenantId", reason: error.description) }
-
-        let podIdentity = try bool(attributes, "usePodIdentity")
-        let vmIdentity = try bool(attributes, "useVMManagedIdentity")
-        let tokenProxy = try bool(attributes, "useAzureTokenProxy")
-        let enabled = [("usePodIdentity", podIdentity), ("useVMManagedIdentity", vmIdentity), ("useAzureTokenProxy", tokenProxy)].filter(\.1).map(\.0)
-        if enabled.count > 1 {
-            throw .parameter(name: enabled.joined(separator: ", "), reason: "only one identity mode can be enabled at a time: set all but one to false")
-        }
-        if podIdentity {
-            throw .parameter(name: "usePodIdentity", reason: "aad-pod-identity is deprecated and not supported by akvs; use workload identity (clientID plus a federated service account) or useVMManagedIdentity")
-        }
-        if tokenProxy {
-            throw .parameter(name: "useAzureTokenProxy", reason: "identity binding through the AKS token proxy is not supported yet; use workload identity (clientID) instead")
-        }
-        let clientID = value("clientID")
-        let identity: IdentityMode
-        if vmIdentity {
-            let uami = value("userAssignedIdentityID")
-            if !uami.isEmpty {
-                do { try IdentityValidation.clientID(uami, field: "userAssignedIdentityID") } catch { throw .parameter(name: "userAssignedIdentityID", reason: error.description) }
-            }
-            identity = .managedIdentity(clientID: uami.isEmpty ? nil : uami)
-        } else if !clientID.isEmpty {
-            do { try IdentityValidation.clientID(clientID) } catch { throw .parameter(name: "clientID", reason: error.description) }
-            identity = .workloadIdentity(clientID: clientID)
-        } else {
-            identity = .servicePrincipal
-        }
+        func value(_ key: String) -> String { trimmed(attributes, key) }
+        let vault = try keyvaultName(attributes)
+        let tenant = try tenantID(attributes)
+        let identity = try identityMode(attributes)
 
         let objectsText = attributes["objects"] ?? ""
         guard !objectsText.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
@@ -82,8 +51,66 @@ public struct MountParameters: Sendable, Equatable {
                                serviceAccountTokens: try tokens(attributes[tokensKey]))
     }
 
+    static func trimmed(_ attributes: [String: String], _ key: String) -> String {
+        attributes[key]?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+
+    /// The `keyvaultName` parameter, checked as the provider checks it (also used by `akvs validate`).
+    package static func keyvaultName(_ attributes: [String: String]) throws(ProviderError) -> String {
+        let vault = trimmed(attributes, "keyvaultName")
+        guard !vault.isEmpty else { throw .parameter(name: "keyvaultName", reason: "is not set; set it to the vault's name (the first label of https://NAME.vault.azure.net)") }
+        do { try KeyVaultValidation.vaultName(vault) } catch { throw .parameter(name: "keyvaultName", reason: "'\(vault)' is not a vault name: 3-24 letters, digits and '-', starting with a letter") }
+        return vault
+    }
+
+    /// `tenantID` (which wins, as upstream) or `tenantId`.
+    package static func tenantID(_ attributes: [String: String]) throws(ProviderError) -> String {
+        let tenant = trimmed(attributes, "tenantID").isEmpty ? trimmed(attributes, "tenantId") : trimmed(attributes, "tenantID")
+        guard !tenant.isEmpty else { throw .parameter(name: "tenantId", reason: "is not set; set it to the directory (tenant) ID of the vault") }
+        do { try IdentityValidation.tenantID(tenant) } catch { throw .parameter(name: "tenantId", reason: error.description) }
+        return tenant
+    }
+
+    /// The identity mode the parameters select, in the upstream order; refuses what akvs does not support.
+    package static func identityMode(_ attributes: [String: String]) throws(ProviderError) -> IdentityMode {
+        let podIdentity = try bool(attributes, "usePodIdentity")
+        let vmIdentity = try bool(attributes, "useVMManagedIdentity")
+        let tokenProxy = try bool(attributes, "useAzureTokenProxy")
+        let enabled = [("usePodIdentity", podIdentity), ("useVMManagedIdentity", vmIdentity), ("useAzureTokenProxy", tokenProxy)].filter(\.1).map(\.0)
+        if enabled.count > 1 {
+            throw .parameter(name: enabled.joined(separator: ", "), reason: "only one identity mode can be enabled at a time: set all but one to false")
+        }
+        if podIdentity {
+            throw .parameter(name: "usePodIdentity", reason: "aad-pod-identity is deprecated and not supported by akvs; use workload identity (clientID plus a federated service account) or useVMManagedIdentity")
+        }
+        if tokenProxy {
+            throw .parameter(name: "useAzureTokenProxy", reason: "identity binding through the AKS token proxy is not supported yet; use workload identity (clientID) instead")
+        }
+        let clientID = trimmed(attributes, "clientID")
+        if vmIdentity {
+            let uami = trimmed(attributes, "userAssignedIdentityID")
+            if !uami.isEmpty {
+                do { try IdentityValidation.clientID(uami, field: "userAssignedIdentityID") } catch { throw .parameter(name: "userAssignedIdentityID", reason: error.description) }
+            }
+            return .managedIdentity(clientID: uami.isEmpty ? nil : uami)
+        } else if !clientID.isEmpty {
+            do { try IdentityValidation.clientID(clientID) } catch { throw .parameter(name: "clientID", reason: error.description) }
+            return .workloadIdentity(clientID: clientID)
+        }
+        return .servicePrincipal
+    }
+
+    /// Checks `cloudName` without reading `cloudEnvFileName`, which is a path on the node (what can be known offline).
+    package static func checkCloudName(_ attributes: [String: String]) throws(ProviderError) {
+        let name = trimmed(attributes, "cloudName")
+        if name.lowercased() == "azurestackcloud", !trimmed(attributes, "cloudEnvFileName").isEmpty { return }
+        do { _ = try AzureCloud.named(name, environmentFile: nil) } catch {
+            throw .parameter(name: error == .missingEnvironmentFile ? "cloudEnvFileName" : "cloudName", reason: error.description)
+        }
+    }
+
     /// Go `strconv.ParseBool` semantics; empty is false.
-    static func bool(_ attributes: [String: String], _ key: String) throws(ProviderError) -> Bool {
+    package static func bool(_ attributes: [String: String], _ key: String) throws(ProviderError) -> Bool {
         let raw = attributes[key]?.trimmingCharacters(in: .whitespaces) ?? ""
         switch raw {
         case "": return false

@@ -63,7 +63,7 @@ struct ObjectFetcher: Sendable {
             for (index, version) in chosen.enumerated() {
                 group.addTask {
                     let (bytes, fetched, _) = try await fetch(object, version: version)
-                    return (index, MountedFile(path: "\(object.fileName)/\(index)", mode: mode, contents: bytes),
+                    return (index, MountedFile(path: object.historyPath(index), mode: mode, contents: bytes),
                             MountedObjectVersion(id: "\(object.objectType.rawValue)/\(object.objectName)/\(index)", version: fetched))
                 }
             }

@@ -102,14 +102,8 @@ public struct NodePublisher: Sendable {
         let target = request.targetPath
         let pod = try PodVolume(volumeContext: request.volumeContext)
         let spc = try await secretProviderClass(pod)
-        let provider = spc.spec.provider ?? ""
-        guard !provider.isEmpty else {
-            throw .spcInvalid(namespace: pod.namespace, name: pod.secretProviderClass, reason: "spec.provider is empty; set it to the provider's name, e.g. azure")
-        }
-        guard let parameters = spc.spec.parameters, !parameters.isEmpty else {
-            throw .spcInvalid(namespace: pod.namespace, name: pod.secretProviderClass, reason: "parameters not set in \(pod.namespace)/\(pod.secretProviderClass); add spec.parameters for the \(provider) provider")
-        }
-        guard request.readOnly else { throw .invalidRequest("Readonly is not true in request; set readOnly: true on the pod's csi volume") }
+        let (provider, parameters) = try PodVolume.usableClass(spc, namespace: pod.namespace, name: pod.secretProviderClass)
+        try PodVolume.requireReadOnly(request.readOnly)
 
         var attributes = parameters
         attributes.merge(request.volumeContext) { _, new in new }

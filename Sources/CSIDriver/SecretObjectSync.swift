@@ -7,7 +7,7 @@ import SecretsStoreAPI
 /// upstream driver's secret-sync controller does: managed label, SPC labels/annotations, `kubernetes.io/tls`
 /// key/cert extraction, and one owner reference per consuming pod status so the Secret goes with its last pod.
 /// A Secret without the managed label belongs to someone else and is never overwritten.
-struct SecretObjectSync: Sendable {
+package struct SecretObjectSync: Sendable {
     static let managedLabel = "secrets-store.csi.k8s.io/managed"
     let client: KubernetesClient
 
@@ -32,25 +32,17 @@ struct SecretObjectSync: Sendable {
 
     /// Builds every Secret of `spc` from `files` (path → content). Invalid entries become failures.
     static func desired(_ spc: SecretProviderClass, files: [String: [UInt8]]) -> [Result<Desired, Failure>] {
-        (spc.spec.secretObjects ?? []).enumerated().map { index, object in
+        let paths = Set(files.keys)
+        return (spc.spec.secretObjects ?? []).enumerated().map { index, object in
             let field = "spec.secretObjects[\(index)]"
             let name = object.secretName ?? ""
             func fail(_ reason: String) -> Result<Desired, Failure> { .failure(Failure(secretName: name, reason: reason)) }
-            guard !name.isEmpty else { return fail("\(field).secretName is empty; name the Kubernetes Secret to create") }
-            guard isDNSSubdomain(name) else { return fail("\(field).secretName '\(name)' is not a valid Secret name (lower-case letters, digits, '-' and '.')") }
-            guard let type = object.type, !type.isEmpty else { return fail("\(field).type is empty; use Opaque, kubernetes.io/tls or another Secret type") }
-            guard let items = object.data, !items.isEmpty else { return fail("\(field).data is empty; list objectName/key pairs") }
+            if let problem = problem(object, index: index, files: paths) { return fail(problem.reason) }
+            let type = object.type ?? ""
             var data: [String: Data] = [:]
-            for (i, item) in items.enumerated() {
-                let itemField = "\(field).data[\(i)]"
-                guard let objectName = item.objectName, !objectName.isEmpty else { return fail("\(itemField).objectName is empty; name a mounted object (its alias if it has one)") }
-                guard let key = item.key, !key.isEmpty else { return fail("\(itemField).key is empty; name the Secret data key") }
-                guard key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0)) }) else {
-                    return fail("\(itemField).key '\(key)' is not a valid Secret key (letters, digits, '-', '_' and '.')")
-                }
-                guard let content = files[objectName] else {
-                    return fail("file matching objectName \(objectName) not found in the pod (\(itemField).objectName must be an object's alias or name, or name/N with objectVersionHistory)")
-                }
+            for item in object.data ?? [] {
+                let objectName = item.objectName ?? "", key = item.key ?? ""
+                let content = files[objectName] ?? []
                 if type == "kubernetes.io/tls", key == "tls.key" || key == "tls.crt" {
                     do {
                         let pair = try TLSKeyPair.parse(content)
@@ -62,13 +54,37 @@ struct SecretObjectSync: Sendable {
                     data[key] = Data(content)
                 }
             }
-            if type == "kubernetes.io/tls", data["tls.key"] == nil || data["tls.crt"] == nil {
-                return fail("\(field) has type kubernetes.io/tls and needs data keys tls.key and tls.crt")
-            }
             var labels = object.labels ?? [:]
             labels[managedLabel] = "true"
             return .success(Desired(name: name, type: type, labels: labels, annotations: object.annotations, data: data))
         }
+    }
+
+    /// What makes a secretObject unusable before any content is looked at (also `akvs validate`, which passes the
+    /// file paths the class's objects produce): the field path and the reason, naming the fix.
+    package static func problem(_ object: SecretProviderClass.SecretObject, index: Int, files: Set<String>) -> (field: String, reason: String)? {
+        let field = "spec.secretObjects[\(index)]"
+        let name = object.secretName ?? ""
+        guard !name.isEmpty else { return ("\(field).secretName", "\(field).secretName is empty; name the Kubernetes Secret to create") }
+        guard isDNSSubdomain(name) else { return ("\(field).secretName", "\(field).secretName '\(name)' is not a valid Secret name (lower-case letters, digits, '-' and '.')") }
+        guard let type = object.type, !type.isEmpty else { return ("\(field).type", "\(field).type is empty; use Opaque, kubernetes.io/tls or another Secret type") }
+        guard let items = object.data, !items.isEmpty else { return ("\(field).data", "\(field).data is empty; list objectName/key pairs") }
+        for (i, item) in items.enumerated() {
+            let itemField = "\(field).data[\(i)]"
+            guard let objectName = item.objectName, !objectName.isEmpty else { return ("\(itemField).objectName", "\(itemField).objectName is empty; name a mounted object (its alias if it has one)") }
+            guard let key = item.key, !key.isEmpty else { return ("\(itemField).key", "\(itemField).key is empty; name the Secret data key") }
+            guard key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0)) }) else {
+                return ("\(itemField).key", "\(itemField).key '\(key)' is not a valid Secret key (letters, digits, '-', '_' and '.')")
+            }
+            guard files.contains(objectName) else {
+                return ("\(itemField).objectName", "file matching objectName \(objectName) not found in the pod (\(itemField).objectName must be an object's alias or name, or name/N with objectVersionHistory)")
+            }
+        }
+        let keys = Set(items.compactMap(\.key))
+        if type == "kubernetes.io/tls", !keys.contains("tls.key") || !keys.contains("tls.crt") {
+            return ("\(field).data", "\(field) has type kubernetes.io/tls and needs data keys tls.key and tls.crt")
+        }
+        return nil
     }
 
     /// Creates or updates `desired` in `namespace`, adding `owner` to its owners; writes nothing when all is equal.

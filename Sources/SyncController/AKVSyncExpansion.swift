@@ -31,20 +31,20 @@ public struct AKVSyncExpansion: Sendable, Equatable {
             let field = "spec.objects[\(i)]"
             let chosen = [object.secretInAKV != nil, object.certInAKV != nil, object.mapping != nil].filter { $0 }.count
             guard chosen == 1 else {
-                throw SyncFailure(.userInputValidationFailed, "AKVSync \(namespace ?? "")/\(name) \(field): set exactly one of secretInAKV, certInAKV or mapping")
+                throw SyncFailure(.userInputValidationFailed, "AKVSync \(namespace ?? "")/\(name) \(field): set exactly one of secretInAKV, certInAKV or mapping", field: field)
             }
             let type = object.kubernetesSecretType ?? "Opaque"
             let history = object.versionHistory ?? 1
-            guard history >= 1 else { throw SyncFailure(.userInputValidationFailed, "AKVSync \(name) \(field).versionHistory must be at least 1") }
+            guard history >= 1 else { throw SyncFailure(.userInputValidationFailed, "AKVSync \(name) \(field).versionHistory must be at least 1", field: "\(field).versionHistory") }
             func path(_ objectName: String, _ version: Int, history: Int) -> String { history > 1 ? "\(objectName)/\(version)" : objectName }
             if let mapping = object.mapping {
                 guard let secretName = object.kubernetesSecretName else {
-                    throw SyncFailure(.userInputValidationFailed, "AKVSync \(name) \(field): mapping needs kubernetesSecretName")
+                    throw SyncFailure(.userInputValidationFailed, "AKVSync \(name) \(field): mapping needs kubernetesSecretName", field: "\(field).kubernetesSecretName")
                 }
                 var items: [(String, String)] = []
                 for (j, entry) in mapping.enumerated() {
                     guard let source = entry.secretInAKV ?? entry.certInAKV, (entry.secretInAKV == nil) != (entry.certInAKV == nil) else {
-                        throw SyncFailure(.userInputValidationFailed, "AKVSync \(name) \(field).mapping[\(j)]: set exactly one of secretInAKV or certInAKV")
+                        throw SyncFailure(.userInputValidationFailed, "AKVSync \(name) \(field).mapping[\(j)]: set exactly one of secretInAKV or certInAKV", field: "\(field).mapping[\(j)]")
                     }
                     let version = entry.version ?? 0
                     need(source, history: version + 1)
@@ -81,7 +81,7 @@ public struct AKVSyncExpansion: Sendable, Equatable {
         }
         var names = Set<String>()
         for s in syncs where !names.insert(s.metadata.name ?? "").inserted {
-            throw SyncFailure(.userInputValidationFailed, "AKVSync \(name) generates two Secrets named \(s.metadata.name ?? ""): set distinct kubernetesSecretName values")
+            throw SyncFailure(.userInputValidationFailed, "AKVSync \(name) generates two Secrets named \(s.metadata.name ?? ""): set distinct kubernetesSecretName values", field: "spec.objects")
         }
         let list = objects.keys.sorted().map { objectName -> String in
             var lines = "  - |\n    objectName: \(objectName)\n    objectType: secret\n"

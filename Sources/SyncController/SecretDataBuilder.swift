@@ -2,7 +2,7 @@ import Foundation
 import SecretsStoreAPI
 
 /// Maps provider files onto Secret keys (`sourcePath` → `targetKey`), with the checks upstream makes.
-struct SecretDataBuilder {
+package struct SecretDataBuilder {
     struct Built {
         var data: [String: Data] = [:]
         /// Items that could not be filled: targetKey → why (never a value).
@@ -14,31 +14,38 @@ struct SecretDataBuilder {
 
     /// Rejects what upstream's CRD rules and admission policies reject, with the field and the fix.
     static func validate(_ sync: SecretSync) throws(SyncFailure) {
+        if let first = problems(sync).first { throw first }
+    }
+
+    /// Every problem `validate` would reject, in its order (`akvs validate` reports them all).
+    package static func problems(_ sync: SecretSync) -> [SyncFailure] {
+        var found: [SyncFailure] = []
         let object = sync.spec.secretObject
-        guard !object.data.isEmpty else {
-            throw SyncFailure(.userInputValidationFailed, "spec.secretObject.data is empty: list at least one {sourcePath, targetKey}")
+        if object.data.isEmpty {
+            found.append(SyncFailure(.userInputValidationFailed, "spec.secretObject.data is empty: list at least one {sourcePath, targetKey}", field: "spec.secretObject.data"))
         }
         var seen = Set<String>()
         for (i, item) in object.data.enumerated() {
-            guard !item.targetKey.isEmpty, item.targetKey.count <= 253, item.targetKey.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0)) }) else {
-                throw SyncFailure(.userInputValidationFailed, "spec.secretObject.data[\(i)].targetKey '\(item.targetKey)' is not a valid Secret key (letters, digits, '-', '_', '.')")
+            let field = "spec.secretObject.data[\(i)]"
+            if item.targetKey.isEmpty || item.targetKey.count > 253 || !item.targetKey.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0)) }) {
+                found.append(SyncFailure(.userInputValidationFailed, "\(field).targetKey '\(item.targetKey)' is not a valid Secret key (letters, digits, '-', '_', '.')", field: "\(field).targetKey"))
+            } else if !seen.insert(item.targetKey).inserted {
+                found.append(SyncFailure(.userInputValidationFailed, "\(field).targetKey '\(item.targetKey)' appears twice", field: "\(field).targetKey"))
             }
-            guard seen.insert(item.targetKey).inserted else {
-                throw SyncFailure(.userInputValidationFailed, "spec.secretObject.data[\(i)].targetKey '\(item.targetKey)' appears twice")
-            }
-            guard !item.sourcePath.isEmpty, !item.sourcePath.hasPrefix("/"), !item.sourcePath.split(separator: "/").contains("..") else {
-                throw SyncFailure(.userInputValidationFailed, "spec.secretObject.data[\(i)].sourcePath '\(item.sourcePath)' must be a file path of the provider's response (object name or alias, 'name/N' for version history)")
+            if item.sourcePath.isEmpty || item.sourcePath.hasPrefix("/") || item.sourcePath.split(separator: "/").contains("..") {
+                found.append(SyncFailure(.userInputValidationFailed, "\(field).sourcePath '\(item.sourcePath)' must be a file path of the provider's response (object name or alias, 'name/N' for version history)", field: "\(field).sourcePath"))
             }
         }
         if let type = object.type, deniedTypes.contains(type) {
-            throw SyncFailure(.userInputValidationFailed, "spec.secretObject.type '\(type)' is not allowed: use Opaque or another non-token type")
+            found.append(SyncFailure(.userInputValidationFailed, "spec.secretObject.type '\(type)' is not allowed: use Opaque or another non-token type", field: "spec.secretObject.type"))
         }
-        for key in (object.labels ?? [:]).keys where key.hasPrefix(reservedPrefix) {
-            throw SyncFailure(.invalidClusterSecretLabelError, "spec.secretObject.labels key '\(key)' is reserved for the controller: remove it")
+        for key in (object.labels ?? [:]).keys.sorted() where key.hasPrefix(reservedPrefix) {
+            found.append(SyncFailure(.invalidClusterSecretLabelError, "spec.secretObject.labels key '\(key)' is reserved for the controller: remove it", field: "spec.secretObject.labels.\(key)"))
         }
-        for key in (object.annotations ?? [:]).keys where key.hasPrefix(reservedPrefix) {
-            throw SyncFailure(.invalidClusterSecretAnnotationError, "spec.secretObject.annotations key '\(key)' is reserved for the controller: remove it")
+        for key in (object.annotations ?? [:]).keys.sorted() where key.hasPrefix(reservedPrefix) {
+            found.append(SyncFailure(.invalidClusterSecretAnnotationError, "spec.secretObject.annotations key '\(key)' is reserved for the controller: remove it", field: "spec.secretObject.annotations.\(key)"))
         }
+        return found
     }
 
     /// The file names to fetch: the first path segment of every sourcePath.

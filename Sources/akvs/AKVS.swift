@@ -9,7 +9,7 @@ struct AKVS: AsyncParsableCommand {
         abstract: "Azure Key Vault secrets for Kubernetes: CSI provider, sync controller, emulator.",
         version: "0.1.0",
         subcommands: [DemoCommand.self, MountCommand.self, ProviderCommand.self, CSIDriverCommand.self, SyncControllerCommand.self, EmulatorCommand.self,
-                      DoctorCommand.self, MigrateCommand.self]
+                      DoctorCommand.self, MigrateCommand.self, ValidateCommand.self]
     )
 
     /// As ArgumentParser's, except that `akvs migrate` answers usage errors with exit code 2, as its stages document.
