@@ -9,7 +9,8 @@ import Testing
 
 @Suite(.enabled(if: isRoot, "mounts tmpfs: needs root"), .serialized) struct RotationTests {
     @Test func republishAfterTheIntervalRotatesFilesStatusAndSecrets() async throws {
-        try await CSIHarness.with(rotation: true, interval: .milliseconds(300)) { h in
+        // 2 s: long enough that two publishes in a row stay inside it on a loaded machine.
+        try await CSIHarness.with(rotation: true, interval: .seconds(2)) { h in
             try await h.createSPC(secretObjects: [.init(secretName: "db", type: "Opaque", data: [.init(objectName: "plain", key: "password")])])
             let uid = try await h.createPod("web-0")
             let request = h.publishRequest(pod: "web-0", uid: uid)
@@ -21,7 +22,7 @@ import Testing
             try await h.publish(request)
             #expect(try await h.gets("secrets/plain") == gets)
             #expect(h.read(request.targetPath, "plain") == "plain-value-1")
-            try await Task.sleep(for: .milliseconds(350))
+            try await Task.sleep(for: .milliseconds(2100))
             try await h.publish(request)
             #expect(h.read(request.targetPath, "plain") == "plain-value-2")
             let v2 = await h.podStatus("web-0-apps-vault")?.status?.objects?.first?.version
@@ -32,7 +33,7 @@ import Testing
                 return !mounts.isEmpty && !secrets.isEmpty
             }
             // Nothing changed since: a republish past the interval writes nothing.
-            try await Task.sleep(for: .milliseconds(350))
+            try await Task.sleep(for: .milliseconds(2100))
             let rv = await h.secret("db")?.metadata.resourceVersion
             try await h.publish(request)
             #expect(await h.secret("db")?.metadata.resourceVersion == rv)

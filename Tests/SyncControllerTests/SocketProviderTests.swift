@@ -73,10 +73,12 @@ final class FixedProvider: V1alpha1_CSIDriverProvider.SimpleServiceProtocol, @un
             for i in 0..<5 { try await h.createSync("member-\(i)", items: [("db", "password"), ("api", "token-\(i)")]) }
             for i in 0..<5 { try await h.waitFor("member-\(i)", "Create", reason: "CreateSucceeded") }
             let first = await h.statistics.providerCalls
-            #expect(first <= 2, "5 members of one group were fetched with \(first) provider calls")
+            // Created one by one: a loaded machine may reconcile the first member before the others exist.
+            #expect(first <= 3, "5 members of one group were fetched with \(first) provider calls")
             // Every poll after that: the group comes due together and is fetched once (5 calls a cycle without grouping).
             let reconciles = await h.statistics.reconciles
-            try await Task.sleep(for: .milliseconds(4500))
+            let deadline = ContinuousClock.now + .seconds(30)
+            while await h.statistics.reconciles - reconciles < 10, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
             let cycles = (await h.statistics.reconciles - reconciles) / 5
             let calls = await h.statistics.providerCalls - first
             // One call per cycle when the members stay together; a loaded machine may split a cycle in two.

@@ -25,7 +25,9 @@ import Testing
             // Polls that find nothing new make no Kubernetes writes at all: no Secret, no status, no event.
             let writes = await h.statistics.kubernetesWrites
             let reconciles = await h.statistics.reconciles
-            try await Task.sleep(for: .milliseconds(1600))
+            // At least two polls (500 ms apart); waited for, not slept, so a loaded machine only takes longer.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while await h.statistics.reconciles < reconciles + 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             #expect(await h.statistics.reconciles >= reconciles + 2)
             #expect(await h.statistics.kubernetesWrites == writes)
             let after = try await h.sync("db")
