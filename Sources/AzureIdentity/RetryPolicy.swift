@@ -18,7 +18,9 @@ public struct RetryPolicy: Sendable {
     /// Delay before attempt `attempt + 1` (attempt counts from 1), given an optional Retry-After in seconds.
     public func delay(afterAttempt attempt: Int, retryAfter: Double?) -> Duration {
         if let seconds = retryAfter, seconds >= 0 {
-            return min(.milliseconds(Int64(seconds * 1000)), maxRetryAfter)
+            // Compare before converting: a hostile Retry-After (1e19, inf) would trap the Double → Int64 conversion.
+            guard seconds * 1000 < Double(maxRetryAfter.components.seconds) * 1000 else { return maxRetryAfter }
+            return .milliseconds(Int64(seconds * 1000))
         }
         let cap = min(maxDelay, baseDelay * (1 << min(attempt - 1, 20)))
         let capMillis = Double(cap.components.seconds) * 1000 + Double(cap.components.attoseconds) / 1e15

@@ -1,0 +1,32 @@
+import Foundation
+import NIOHTTP1
+import Testing
+@testable import AzureIdentity
+
+/// Replies a broken or hostile Entra ID / IMDS endpoint can send (Fuzz/vault-responses found these).
+@Suite struct HostileReplyTests {
+    /// Retry-After 9223372036854775808 trapped converting seconds to Int64 milliseconds in `RetryPolicy.delay`,
+    /// which the Entra and IMDS clients call with whatever the header says.
+    @Test(arguments: ["9223372036854775808", "1e300", "inf", "1e19"])
+    func hugeRetryAfterIsCappedNotATrap(header: String) {
+        let policy = RetryPolicy.default
+        let after = RetryPolicy.parseRetryAfter(header)
+        #expect(policy.delay(afterAttempt: 1, retryAfter: after) == policy.maxRetryAfter)
+    }
+
+    /// error_codes of 1e300 or "nan" trapped the Double → Int conversion while decoding an Entra error.
+    @Test func errorCodesThatAreNoIntegersAreDropped() {
+        let body = #"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","error_codes":[1e300,"nan",7000215,1.5]}"#
+        let error = EntraTokenClient.decodeError(HTTPExchangeResponse(status: 401, headers: [:], body: Data(body.utf8)))
+        #expect(error == .entra(status: 401, error: "invalid_client", description: "AADSTS7000215: Invalid client secret provided.", codes: [7000215]))
+        #expect(error.description == "Entra ID rejected the token request (HTTP 401, invalid_client): AADSTS7000215: Invalid client secret provided.")
+    }
+
+    @Test func aTokenReplyWithoutATokenNamesTheField() {
+        #expect(throws: IdentityError.malformedResponse(endpoint: "https://login.test/t", reason: "access_token is missing")) {
+            try EntraTokenClient.decodeSuccess(Data(#"{"expires_in":3599}"#.utf8), endpoint: "https://login.test/t")
+        }
+        #expect(IdentityError.malformedResponse(endpoint: "https://login.test/t", reason: "access_token is missing").description
+            == "token endpoint https://login.test/t sent an unusable reply: access_token is missing")
+    }
+}
