@@ -152,3 +152,10 @@ def test_missing_service_account_is_404(core, namespace):
 
 def test_expiration_below_ten_minutes_is_422(core, namespace, service_account):
     expect_api_error(request_token, core, namespace, "workload", expiration_seconds=599, status=422, reason="Invalid")
+
+
+@pytest.mark.parametrize("seconds", [1e300, 3600.5])
+def test_expiration_that_is_no_whole_number_is_422_not_a_crash(core, namespace, service_account, seconds):
+    # 1e300 used to trap the server converting it to Int.
+    ex = expect_api_error(request_token, core, namespace, "workload", expiration_seconds=seconds, status=422, reason="Invalid")
+    assert "spec.expirationSeconds" in json.loads(ex.body)["message"] and "must be a whole number of seconds" in json.loads(ex.body)["message"]
