@@ -34,7 +34,7 @@ enum JSONPatch {
             case "move", "copy":
                 guard let from = op["from"]?.stringValue, let value = get(doc, try pointer(from)) else { throw unprocessable("\(name) operation does not apply: missing 'from'") }
                 if name == "move" { remove(&doc, try pointer(from)) } else {
-                    copied += value.encoded().count
+                    copied += size(value, upTo: maximumCopiedBytes - copied + 1)
                     guard copied <= maximumCopiedBytes else {
                         throw tooLarge("json patch copy operations add more than \(maximumCopiedBytes) bytes; copy less, or send the new object with a merge patch or update")
                     }
@@ -48,6 +48,29 @@ enum JSONPatch {
 
     static func unprocessable(_ message: String) -> APIError { APIError(code: 422, reason: "Invalid", message: message) }
     static func tooLarge(_ message: String) -> APIError { APIError(code: 413, reason: "RequestEntityTooLarge", message: message) }
+
+    /// About the JSON size of `value`, counted only up to `limit` (a copy over budget costs no more than the budget).
+    static func size(_ value: JSONValue, upTo limit: Int) -> Int {
+        switch value {
+        case .string(let s): return s.utf8.count + 2
+        case .number: return 8
+        case .bool, .null: return 5
+        case .array(let items):
+            var total = 2
+            for item in items {
+                if total > limit { break }
+                total += size(item, upTo: limit - total) + 1
+            }
+            return total
+        case .object(let members):
+            var total = 2
+            for (key, item) in members {
+                if total > limit { break }
+                total += key.utf8.count + 4 + size(item, upTo: limit - total)
+            }
+            return total
+        }
+    }
 
     static func pointer(_ path: String) throws(APIError) -> [String] {
         guard path.hasPrefix("/") else { throw APIError.badRequest("json patch path '\(path)' must start with '/'") }

@@ -109,10 +109,10 @@ import Testing
     /// Each copy may double the object: 30 copies in a 1.4 KB patch hung the server (Fuzz/patch harness) before the copy budget.
     @Test func aJSONPatchThatKeepsCopyingIsTooLarge() async throws {
         try await withCluster { _, client in
-            let filler = String(repeating: "x", count: 1024)
+            let filler = String(repeating: "x", count: 64 << 10)
             _ = try await client.create(ConfigMap(metadata: ObjectMeta(name: "cm", namespace: "default"), data: ["a": filler]))
-            // Copying a 1 KiB value 4,000 times adds ~4 MiB, past the 3 MiB budget; nothing is stored.
-            let copies: [JSONValue] = (0..<4000).map { ["op": "copy", "from": "/data/a", "path": .string("/data/c\($0)")] }
+            // Copying a 64 KiB value 60 times adds 3.75 MiB, past the 3 MiB budget; nothing is stored.
+            let copies: [JSONValue] = (0..<60).map { ["op": "copy", "from": "/data/a", "path": .string("/data/c\($0)")] }
             let tooLarge = await kubeError { _ = try await client.patch(ConfigMap.self, name: "cm", .json(copies)) }
             #expect(tooLarge?.code == 413 && tooLarge?.reason == "RequestEntityTooLarge")
             #expect(tooLarge?.description.contains("json patch copy operations add more than 3145728 bytes") == true)
