@@ -14,6 +14,19 @@ import Testing
         #expect(policy.delay(afterAttempt: 1, retryAfter: after) == policy.maxRetryAfter)
     }
 
+    /// HTTP-date Retry-After values are parsed by hand (DateFormatter leaked on a hostile value, Fuzz/vault-responses).
+    @Test func httpDatesParseAndGarbageDoesNot() {
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        #expect(RetryPolicy.parseRetryAfter("Tue, 14 Nov 2023 22:13:30 GMT", now: now) == 10)
+        #expect(RetryPolicy.parseHTTPDate("Sun, 06 Nov 1994 08:49:37 GMT") == Date(timeIntervalSince1970: 784_111_777))
+        #expect(RetryPolicy.parseHTTPDate("Thu, 29 Feb 2024 00:00:00 GMT") == Date(timeIntervalSince1970: 1_709_164_800))
+        #expect(RetryPolicy.parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT", now: now) == 0)
+        for bad in ["ss_\u{104104}oken\":", "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 06 Foo 1994 08:49:37 GMT",
+                    "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 06 Nov +994 08:49:37 GMT", "Sun,  06 Nov 1994 08:49:37 GMT"] {
+            #expect(RetryPolicy.parseRetryAfter(bad) == nil, "\(bad)")
+        }
+    }
+
     /// error_codes of 1e300 or "nan" trapped the Double → Int conversion while decoding an Entra error.
     @Test func errorCodesThatAreNoIntegersAreDropped() {
         let body = #"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","error_codes":[1e300,"nan",7000215,1.5]}"#
