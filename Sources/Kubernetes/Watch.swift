@@ -110,15 +110,24 @@ struct WatchLineSplitter {
     /// Longest event accepted: kube-apiserver objects are at most ~1.5 MiB, so a longer line is a broken stream.
     static let maximumLineBytes = 16 << 20
     private var pending = ByteBuffer()
+    /// Bytes at the start of `pending` already searched for a newline: a long line in small chunks costs
+    /// linear time, not a rescan of everything buffered per chunk.
+    private var searched = 0
 
     /// The complete, non-empty lines `chunk` finishes; throws when a line grows past `maximumLineBytes`.
     mutating func append(_ chunk: ByteBuffer) throws(KubernetesError) -> [ByteBuffer] {
         var chunk = chunk
         pending.writeBuffer(&chunk)
         var lines: [ByteBuffer] = []
-        while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+        while true {
+            let view = pending.readableBytesView
+            guard let newline = view[(view.startIndex + searched)...].firstIndex(of: UInt8(ascii: "\n")) else {
+                searched = view.count
+                break
+            }
             let line = pending.readSlice(length: newline - pending.readerIndex)!
             pending.moveReaderIndex(forwardBy: 1)
+            searched = 0
             if line.readableBytes > 0 { lines.append(line) }
         }
         pending.discardReadBytes()
