@@ -152,3 +152,12 @@ def test_missing_service_account_is_404(core, namespace):
 
 def test_expiration_below_ten_minutes_is_422(core, namespace, service_account):
     expect_api_error(request_token, core, namespace, "workload", expiration_seconds=599, status=422, reason="Invalid")
+
+
+@pytest.mark.parametrize("seconds", [1e300, 3600.5])
+def test_expiration_that_is_no_whole_number_is_422_not_a_crash(kube_server, namespace, service_account, seconds):
+    # Sent raw: the Python client refuses a non-integer itself. 1e300 used to trap the server converting it to Int.
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"audiences": AUDIENCES, "expirationSeconds": seconds}}
+    status, _, answer = kube_server.raw_request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/workload/token", body=body)
+    message = json.loads(answer).get("message", "")
+    assert status == 422 and "spec.expirationSeconds" in message and "must be a whole number of seconds" in message, (status, answer)

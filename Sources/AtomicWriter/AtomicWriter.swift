@@ -41,7 +41,7 @@ public struct AtomicWriter: Sendable {
         let changed = diff(current, files)
         if changed.isEmpty, current != nil { return .unchanged }
 
-        let oldDirectory = readLink(Self.dataLink)
+        let oldDirectory = dataDirectory()
         let newDirectory = try makeTimestampedDirectory()
         do {
             for file in files { try writeFile(file, into: newDirectory) }
@@ -59,7 +59,7 @@ public struct AtomicWriter: Sendable {
 
     /// The files visible now (through `..data`), or nil when nothing was written yet.
     public func currentFiles() -> [String: File]? {
-        guard let directory = readLink(Self.dataLink) else { return nil }
+        guard let directory = dataDirectory() else { return nil }
         let root = path(directory)
         guard let enumerator = FileManager.default.enumerator(atPath: root) else { return nil }
         var result: [String: File] = [:]
@@ -174,6 +174,15 @@ public struct AtomicWriter: Sendable {
             guard lstat(path(entry), &st) == 0 else { continue }
             if (st.st_mode & S_IFMT) == S_IFDIR { try? FileManager.default.removeItem(atPath: path(entry)) } else if entry.hasSuffix("tmp") { unlink(path(entry)) }
         }
+    }
+
+    /// The folder `..data` points at, when it is one this writer made: a `..` name directly in the target that is a
+    /// real directory. A link planted elsewhere (`../outside`, an absolute path) is never read through or removed.
+    func dataDirectory() -> String? {
+        guard let name = readLink(Self.dataLink), name.hasPrefix(".."), name != "..", !name.contains("/") else { return nil }
+        var st = stat()
+        guard lstat(path(name), &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return nil }
+        return name
     }
 
     func topLevel(_ file: File) -> String { topLevel(file.path) }

@@ -60,7 +60,8 @@ struct EntraTokenClient: Sendable {
         let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:]
         let error = object["error"] as? String ?? "http_\(response.status)"
         let description = object["error_description"] as? String ?? "no error description in the reply"
-        let codes = (object["error_codes"] as? [Any])?.compactMap { number($0).map(Int.init) } ?? []
+        // Int(exactly:): a hostile code such as 1e300 or "nan" is dropped instead of trapping the conversion.
+        let codes = (object["error_codes"] as? [Any])?.compactMap { number($0).flatMap { Int(exactly: $0) } } ?? []
         return .entra(status: response.status, error: error, description: description, codes: codes)
     }
 

@@ -71,6 +71,8 @@ public struct HTTPTransport: Sendable {
             return HTTPExchangeResponse(status: Int(response.status.code), headers: response.headers, body: Data(buffer: buffer))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             throw .timeout(host: url.host ?? "")
+        } catch is NIOTooManyBytesError {
+            throw .failed(host: url.host ?? "", reason: "the reply is larger than the \(maxBodyBytes)-byte limit for one reply; the endpoint is not a Key Vault or Entra ID service, check the vault name and cloud")
         } catch {
             if let reason = TrustStore.verificationFailure(error) { throw .untrusted(host: url.host ?? "", reason: reason) }
             throw .failed(host: url.host ?? "", reason: String(describing: error))

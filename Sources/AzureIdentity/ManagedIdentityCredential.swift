@@ -45,9 +45,14 @@ public struct ManagedIdentityCredential: TokenCredential {
                 try? await Task.sleep(for: retry.delay(afterAttempt: attempt, retryAfter: after))
                 continue
             }
-            let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:]
-            let message = (object["error_description"] as? String) ?? (object["error"] as? String) ?? "no description"
-            throw .managedIdentity(status: response.status, message: message)
+            throw Self.decodeError(response)
         }
+    }
+
+    /// The error an unsuccessful IMDS reply stands for.
+    static func decodeError(_ response: HTTPExchangeResponse) -> IdentityError {
+        let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:]
+        let message = (object["error_description"] as? String) ?? (object["error"] as? String) ?? "no description"
+        return .managedIdentity(status: response.status, message: message)
     }
 }

@@ -26,6 +26,8 @@ public struct AzureProvider: Sendable {
     /// The mount attribute by which akvs csi-driver tells the provider the oldest cached result it accepts, in seconds
     /// (its rotation interval, or 0 when a fresh read is due); other drivers do not send it.
     public static let maxObjectAgeAttribute = "akvs.io/max-object-age-seconds"
+    /// Largest accepted value of `maxObjectAgeAttribute`: a year, far beyond any rotation interval.
+    static let maxObjectAgeLimit: Double = 365 * 24 * 3600
 
     /// Serves one mount. `defaultMode` is the request's permission (0644 from the driver).
     public func mount(attributes: [String: String], secrets: [String: String], defaultMode: Int32 = 0o644) async throws(ProviderError) -> MountResult {
@@ -84,8 +86,9 @@ public struct AzureProvider: Sendable {
 
     static func maxObjectAge(_ attributes: [String: String]) throws(ProviderError) -> Duration? {
         guard let raw = attributes[maxObjectAgeAttribute]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
-        guard let seconds = Double(raw), seconds >= 0, seconds.isFinite else {
-            throw .parameter(name: maxObjectAgeAttribute, reason: "'\(raw)' is not a number of seconds (0 or more)")
+        // Bounded before converting: 1e300 is finite but would trap the conversion to Int64 milliseconds.
+        guard let seconds = Double(raw), seconds >= 0, seconds <= maxObjectAgeLimit else {
+            throw .parameter(name: maxObjectAgeAttribute, reason: "'\(raw)' is not a number of seconds from 0 to \(Int(maxObjectAgeLimit))")
         }
         return .milliseconds(Int64(seconds * 1000))
     }

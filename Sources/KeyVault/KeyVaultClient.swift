@@ -105,10 +105,15 @@ public struct KeyVaultClient: Sendable {
         let response = try await limiter.run { () async throws(KeyVaultError) -> HTTPExchangeResponse in
             try await exchange(method, url: url, body: payload, object: object)
         }
+        return try Self.decodeReply(response.body, as: T.self, vault: vaultName, object: object)
+    }
+
+    /// Decodes a successful reply's body as `T`.
+    static func decodeReply<T: Decodable>(_ body: Data, as type: T.Type, vault: String, object: String) throws(KeyVaultError) -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: response.body)
+            return try JSONDecoder().decode(T.self, from: body)
         } catch {
-            throw .malformedResponse(vault: vaultName, object: object, reason: "cannot decode \(T.self): \(error)")
+            throw .malformedResponse(vault: vault, object: object, reason: "cannot decode \(T.self): \(error)")
         }
     }
 
@@ -156,6 +161,11 @@ public struct KeyVaultClient: Sendable {
     }
 
     func serviceError(_ response: HTTPExchangeResponse, object: String) -> KeyVaultError {
+        Self.serviceError(response, vault: vaultName, object: object)
+    }
+
+    /// The error an unsuccessful reply stands for: the service's code and message when the body has them.
+    static func serviceError(_ response: HTTPExchangeResponse, vault vaultName: String, object: String) -> KeyVaultError {
         if let body = try? JSONDecoder().decode(KeyVaultErrorBody.self, from: response.body) {
             return .service(status: response.status, code: body.error.code ?? "Unknown", innerCode: body.error.innererror?.code,
                             message: body.error.message ?? "", vault: vaultName, object: object)

@@ -68,18 +68,10 @@ extension KubernetesClient {
                 if code == 401, configuration.token?.isFile == true, !forceReload { forceReload = true; continue }
                 throw Self.error(code: code, headers: response.headers, body: body).error
             }
-            var pending = ByteBuffer()
+            var lines = WatchLineSplitter()
             do {
                 for try await chunk in response.body {
-                    var chunk = chunk
-                    pending.writeBuffer(&chunk)
-                    while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-                        let length = newline - pending.readerIndex
-                        let line = pending.readSlice(length: length)!
-                        pending.moveReaderIndex(forwardBy: 1)
-                        if line.readableBytes > 0 { continuation.yield(try Self.watchEvent(T.self, line)) }
-                    }
-                    pending.discardReadBytes()
+                    for line in try lines.append(chunk) { continuation.yield(try Self.watchEvent(T.self, line)) }
                 }
             } catch let error as KubernetesError {
                 throw error
@@ -104,10 +96,44 @@ extension KubernetesClient {
             return .bookmark(resourceVersion: object[path: ["metadata", "resourceVersion"]]?.stringValue ?? "")
         case "ERROR":
             let status = try decode(EventBody<JSONValue>.self, line).object
-            throw KubernetesError.api(code: Int(status["code"]?.numberValue ?? 500), reason: status["reason"]?.stringValue ?? "Unknown",
+            // Int(exactly:): a code such as 1e300 must not trap the conversion; it is then no HTTP code at all.
+            throw KubernetesError.api(code: status["code"]?.numberValue.flatMap { Int(exactly: $0) } ?? 500, reason: status["reason"]?.stringValue ?? "Unknown",
                                       message: status["message"]?.stringValue ?? "watch error", retryAfterSeconds: nil)
         default:
             throw KubernetesError.invalidResponse("unknown watch event type '\(header.type)'")
         }
+    }
+}
+
+/// Cuts a watch stream into its newline-delimited JSON events, however the chunks fall.
+struct WatchLineSplitter {
+    /// Longest event accepted: kube-apiserver objects are at most ~1.5 MiB, so a longer line is a broken stream.
+    static let maximumLineBytes = 16 << 20
+    private var pending = ByteBuffer()
+    /// Bytes at the start of `pending` already searched for a newline: a long line in small chunks costs
+    /// linear time, not a rescan of everything buffered per chunk.
+    private var searched = 0
+
+    /// The complete, non-empty lines `chunk` finishes; throws when a line grows past `maximumLineBytes`.
+    mutating func append(_ chunk: ByteBuffer) throws(KubernetesError) -> [ByteBuffer] {
+        var chunk = chunk
+        pending.writeBuffer(&chunk)
+        var lines: [ByteBuffer] = []
+        while true {
+            let view = pending.readableBytesView
+            guard let newline = view[(view.startIndex + searched)...].firstIndex(of: UInt8(ascii: "\n")) else {
+                searched = view.count
+                break
+            }
+            let line = pending.readSlice(length: newline - pending.readerIndex)!
+            pending.moveReaderIndex(forwardBy: 1)
+            searched = 0
+            if line.readableBytes > 0 { lines.append(line) }
+        }
+        pending.discardReadBytes()
+        guard pending.readableBytes <= Self.maximumLineBytes else {
+            throw .invalidResponse("watch event is larger than \(Self.maximumLineBytes) bytes without a newline; the stream is not a Kubernetes watch")
+        }
+        return lines
     }
 }

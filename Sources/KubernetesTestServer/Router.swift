@@ -215,8 +215,12 @@ struct Router: Sendable {
     func tokenRequest(namespace: String, serviceAccount: String, body: Data) async throws(APIError) -> Response {
         let sa = try await state.get(registry.definitions.first { $0.kind == ResourceRegistry.serviceAccounts }!, namespace: namespace, name: serviceAccount)
         let request = try Self.parse(body)
-        let expiration = Int(request[path: ["spec", "expirationSeconds"]]?.numberValue ?? 3600)
         let kind = "TokenRequest.authentication.k8s.io"
+        let requested = request[path: ["spec", "expirationSeconds"]]?.numberValue ?? 3600
+        // Int(exactly:): 1e300 or 1.5 is refused instead of trapping the conversion.
+        guard let expiration = Int(exactly: requested) else {
+            throw .invalid(kind: kind, serviceAccount, field: "spec.expirationSeconds", value: "\(requested)", "must be a whole number of seconds")
+        }
         guard expiration >= 600 else {
             throw .invalid(kind: kind, serviceAccount, field: "spec.expirationSeconds", value: String(expiration), "may not specify a duration less than 10 minutes")
         }

@@ -79,6 +79,40 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: target.appendingPathComponent("..2020_01_01_00_00_00.1").path))
     }
 
+    @Test func badPathErrorsNameThePathAndTheRule() throws {
+        let target = try makeTarget()
+        defer { try? FileManager.default.removeItem(at: target) }
+        let writer = AtomicWriter(target: target)
+        #expect(throws: AtomicWriterError.invalidPath("../escape")) { try writer.write([file("../escape", "x")]) }
+        #expect(AtomicWriterError.invalidPath("../escape").description == "file path '../escape' must be relative, without '..', '.', empty elements or NUL")
+        #expect(throws: AtomicWriterError.invalidPath("a\\0b")) { try writer.write([file("a\0b", "x")]) }
+        #expect(throws: AtomicWriterError.duplicatePath("f")) { try writer.write([file("f", "1"), file("f/x", "2")]) }
+        #expect(AtomicWriterError.duplicatePath("f").description == "file path 'f' is given twice (or as both a file and a folder)")
+        #expect(throws: AtomicWriterError.invalidMode(path: "m", mode: 0o1777)) { try writer.write([file("m", "x", mode: 0o1777)]) }
+        #expect(AtomicWriterError.invalidMode(path: "m", mode: 0o1777).description == "file m: mode 1777 is not between 0000 and 0777")
+    }
+
+    /// Found by Fuzz/atomic-writer: a `..data` link planted to a folder outside the target made the next write
+    /// delete that folder (as "the old data directory") and compare against its files.
+    @Test(arguments: ["../outside", "OUTSIDE", "..data/../../outside"])
+    func aPlantedDataLinkIsNeitherFollowedNorRemoved(link: String) throws {
+        let root = try makeTarget()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let target = root.appendingPathComponent("target"), outside = root.appendingPathComponent("outside")
+        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        try "outside".write(to: outside.appendingPathComponent("a"), atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: target.appendingPathComponent("..data").path,
+                                                   withDestinationPath: link.replacingOccurrences(of: "OUTSIDE", with: outside.path))
+        let writer = AtomicWriter(target: target)
+        #expect(writer.currentFiles() == nil)
+        // Same name and content as the planted folder's file: still written, not "unchanged".
+        #expect(try writer.write([file("a", "outside")]) == .written(changed: ["a"]))
+        #expect(try writer.write([]) == .written(changed: ["a"]))
+        #expect(read(root, "outside/a") == "outside")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path) == ["a"])
+    }
+
     @Test func missingTargetIsAnError() {
         let writer = AtomicWriter(target: URL(fileURLWithPath: "/nonexistent/akvs"))
         #expect(throws: AtomicWriterError.targetMissing("/nonexistent/akvs")) { try writer.write([file("a", "x")]) }

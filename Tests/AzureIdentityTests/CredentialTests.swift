@@ -62,6 +62,17 @@ import Testing
         }
     }
 
+    @Test func malformedAssertionIsAnEntraErrorNamingIt() async throws {
+        try await EmulatorFixture.with { f in
+            let credential = try ClientAssertionCredential(tenantID: EmulatorFixture.tenant, clientID: EmulatorFixture.readerID,
+                                                           assertion: .token("not-a-jwt"), cloud: f.cloud, transport: f.session.transport)
+            let error = await #expect(throws: IdentityError.self) { try await credential.requestToken(scope: f.cloud.keyVaultScope) }
+            guard case .entra(400, "invalid_client", let description, [50027])? = error else { Issue.record("expected AADSTS50027, got \(String(describing: error))"); return }
+            #expect(description.contains("JWT token is invalid or malformed."))
+            #expect(error?.description.hasPrefix("Entra ID rejected the token request (HTTP 400, invalid_client): AADSTS50027") == true)
+        }
+    }
+
     @Test func missingTokenFileSaysWhichFile() async throws {
         let credential = try ClientAssertionCredential(tenantID: EmulatorFixture.tenant, clientID: EmulatorFixture.readerID,
                                                        assertion: .file("/nonexistent/token"), cloud: .publicCloud,

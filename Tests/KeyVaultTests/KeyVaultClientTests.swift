@@ -57,6 +57,18 @@ import Testing
         }
     }
 
+    @Test func anOversizeReplyIsRefusedNamingTheLimit() async throws {
+        try await EmulatorFixture.with { f in
+            let admin = try await f.client(credential: f.adminCredential())
+            _ = try await admin.setSecret("big", value: String(repeating: "x", count: 8192))
+            var small = f.session.transport
+            small.maxBodyBytes = 4096
+            let client = try await KeyVaultSession(transport: small, retry: .none).client(vault: "test-kv", cloud: f.cloud, credential: f.secretCredential())
+            let error = await #expect(throws: KeyVaultError.self) { try await client.getSecret("big") }
+            #expect(error?.description.contains("the reply is larger than the 4096-byte limit for one reply") == true, "\(String(describing: error))")
+        }
+    }
+
     @Test func keysAsJWK() async throws {
         try await EmulatorFixture.with { f in
             let client = try await f.client()

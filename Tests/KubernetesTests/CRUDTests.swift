@@ -106,6 +106,24 @@ import Testing
         }
     }
 
+    /// Each copy may double the object: 30 copies in a 1.4 KB patch hung the server (Fuzz/patch harness) before the copy budget.
+    @Test func aJSONPatchThatKeepsCopyingIsTooLarge() async throws {
+        try await withCluster { _, client in
+            let filler = String(repeating: "x", count: 64 << 10)
+            _ = try await client.create(ConfigMap(metadata: ObjectMeta(name: "cm", namespace: "default"), data: ["a": filler]))
+            // Copying a 64 KiB value 60 times adds 3.75 MiB, past the 3 MiB budget; nothing is stored.
+            let copies: [JSONValue] = (0..<60).map { ["op": "copy", "from": "/data/a", "path": .string("/data/c\($0)")] }
+            let tooLarge = await kubeError { _ = try await client.patch(ConfigMap.self, name: "cm", .json(copies)) }
+            #expect(tooLarge?.code == 413 && tooLarge?.reason == "RequestEntityTooLarge")
+            #expect(tooLarge?.description.contains("json patch copy operations add more than 3145728 bytes") == true)
+            let tooMany = await kubeError {
+                _ = try await client.patch(ConfigMap.self, name: "cm", .json(Array(repeating: ["op": "add", "path": "/data/z", "value": "1"], count: 10_001)))
+            }
+            #expect(tooMany?.description.contains("The allowed maximum operations in a JSON patch is 10000, got 10001") == true)
+            #expect(try await client.get(ConfigMap.self, name: "cm").data == ["a": filler])
+        }
+    }
+
     @Test func deletePreconditions() async throws {
         try await withCluster { _, client in
             let created = try await client.create(secret("p"))

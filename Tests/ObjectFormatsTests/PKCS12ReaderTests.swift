@@ -163,6 +163,8 @@ struct PKCS12LimitTests {
     func tooLarge() {
         let input = [UInt8](repeating: 0x30, count: (1 << 20) + 1)
         #expect(throws: PKCS12Error.inputTooLarge(size: (1 << 20) + 1, limit: 1 << 20)) { try PKCS12Reader.read(input) }
+        #expect(PKCS12Error.inputTooLarge(size: (1 << 20) + 1, limit: 1 << 20).description
+            .hasPrefix("PFX is 1048577 bytes, larger than the 1048576-byte limit; a Key Vault certificate PFX is a few kilobytes"))
     }
 
     @Test("rejects empty and non-ASN.1 input", arguments: [[], [0x00], [0x30, 0x80], Array("not a pfx".utf8)])

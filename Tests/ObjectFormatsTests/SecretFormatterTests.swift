@@ -79,6 +79,8 @@ struct SecretFormatterTests {
         #expect(throws: SecretFormatError.invalidPFXBase64(offset: 0)) {
             try SecretFormatter.format(value: "!!!!", contentType: "application/x-pkcs12", format: .pem, constructChain: true)
         }
+        #expect(SecretFormatError.invalidPFXBase64(offset: 0).description
+            .hasPrefix("failed to decode the PFX of an application/x-pkcs12 secret: illegal base64 data at input byte 0"))
         #expect(throws: SecretFormatError.self) {
             try SecretFormatter.format(value: "AAAA", contentType: "application/x-pkcs12", format: .pem, constructChain: true)
         }
