@@ -81,8 +81,8 @@ final class FixedProvider: V1alpha1_CSIDriverProvider.SimpleServiceProtocol, @un
             while await h.statistics.reconciles - reconciles < 10, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
             let cycles = (await h.statistics.reconciles - reconciles) / 5
             let calls = await h.statistics.providerCalls - first
-            // One call per cycle when the members stay together; a loaded machine may split a cycle in two.
-            #expect(cycles >= 1 && calls <= 2 * cycles, "\(calls) provider calls for \(cycles) cycles of 5 members")
+            // One call per cycle when the members stay together; a loaded machine may split a cycle, but never into one call per member.
+            #expect(cycles >= 1 && calls < 5 * cycles, "\(calls) provider calls for \(cycles) cycles of 5 members (5 a cycle without grouping)")
             for i in 0..<5 { #expect(await h.secretValue("member-\(i)", "token-\(i)") == "api-v1") }
         }
     }
