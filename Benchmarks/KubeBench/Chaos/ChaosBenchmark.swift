@@ -172,6 +172,15 @@ struct ChaosBenchmark {
             checkers.addTask { await leaks.run(every: .seconds(30)) }
             checkers.addTask { await kubelet.republish(every: .seconds(3)) }
             checkers.addTask {
+                // kubelet's restart of containers that exited by themselves (restartPolicy Always, ~1 s back-off).
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    for p in productLogs {
+                        if await p.superviseOnce() { await recorder.note("\(p.name) exited by itself and was restarted (as kubelet does)") }
+                    }
+                }
+            }
+            checkers.addTask {
                 while !Task.isCancelled {
                     _ = await sampleFreshness(consumers: consumers, ledger: ledger, recorder: recorder, expected: expectedConsumers)
                     try? await Task.sleep(for: .seconds(1))

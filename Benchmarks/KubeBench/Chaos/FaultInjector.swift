@@ -111,13 +111,16 @@ actor FaultInjector {
         default: target = [targets.provider, targets.driver, targets.controllers[leader]][fault.choice % 3]
         }
         let name = target.name
-        guard !busyProcesses.contains(name), await target.isRunning else { return }
+        guard !busyProcesses.contains(name) else { return }
         busyProcesses.insert(name)
         defer { busyProcesses.remove(name) }
+        guard await target.isRunning else { return }
+        await target.hold()
         let id = await recorder.begin(fault.kind, detail: "\(name), back after \(fault.duration) s")
         if fault.kind == .sigterm { await target.terminate() } else { await target.kill9() }
         try? await Task.sleep(for: .seconds(fault.duration))
         await restart(target)
+        await target.unhold()
         await recorder.end(id)
     }
 
@@ -138,6 +141,7 @@ actor FaultInjector {
         await pushToken()
         for identity in [ChaosIdentity.csi, .sync(0), .sync(1)] { await pushIdentity(identity) }
         for p in [targets.provider, targets.driver] + targets.controllers {
+            await p.unhold()
             if await !p.isRunning { await restart(p) }
         }
     }

@@ -10,6 +10,9 @@ actor ManagedProcess {
     let logFile: URL
     private var process: Process?
     private(set) var starts = 0
+    /// Kept down by a fault: the supervisor does not restart it.
+    private(set) var held = false
+    private var starting = false
 
     init(name: String, binary: URL, arguments: [String], readyMarker: String, logDirectory: URL) {
         self.name = name; self.binary = binary; self.arguments = arguments; self.readyMarker = readyMarker
@@ -17,10 +20,24 @@ actor ManagedProcess {
     }
 
     var isRunning: Bool { process?.isRunning ?? false }
+
+    func hold() { held = true }
+    func unhold() { held = false }
+
+    /// As kubelet restarts a container that exited (a controller that lost its lease exits, as upstream's does):
+    /// true when it was down and has been started again.
+    func superviseOnce() async -> Bool {
+        guard !held, !starting, process != nil, !isRunning else { return false }
+        try? await start()
+        return true
+    }
     var pid: Int32? { process?.isRunning == true ? process?.processIdentifier : nil }
 
     /// Starts the process and waits (at most `timeout`) until its log shows the ready marker.
     func start(timeout: Duration = .seconds(60)) async throws {
+        guard !starting else { return }
+        starting = true
+        defer { starting = false }
         if !FileManager.default.fileExists(atPath: logFile.path) { _ = FileManager.default.createFile(atPath: logFile.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: logFile)
         let offset = try handle.seekToEnd()
