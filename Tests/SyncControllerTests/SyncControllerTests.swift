@@ -1,3 +1,4 @@
+import Crypto
 import Emulator
 import Foundation
 import Kubernetes
@@ -188,6 +189,23 @@ import Testing
             try await Task.sleep(for: .milliseconds(200))
             #expect(await h.secretValue("part", "password") == "db-v2")
             #expect(await h.secretValue("part", "token") == "api-v1")
+        }
+    }
+
+    /// Found by the chaos run: a replica starting while the API server answered 500s exited at once
+    /// (a crash loop); it now waits for the API server and then reads the same key as the others.
+    @Test func hashKeyWaitsOutAPIServerErrors() async throws {
+        try await KubeTestServer.with(.init()) { server in
+            let config = try KubernetesConfiguration.kubeconfig(yaml: server.kubeconfig(), directory: "/", source: "test")
+            let client = try KubernetesClient(configuration: config)
+            let first = try await HashKeyStore.loadOrCreate(client: client, namespace: "default")
+            await server.setFaults(.init(errorRate: 1))
+            let waiting = Task { try await HashKeyStore.loadOrCreate(client: client, namespace: "default", initialBackoff: .milliseconds(50), maxBackoff: .milliseconds(200)) }
+            try await Task.sleep(for: .milliseconds(600))
+            await server.setFaults(.init())
+            let second = try await waiting.value
+            #expect(second.withUnsafeBytes { Data($0) } == first.withUnsafeBytes { Data($0) })
+            await client.shutdown()
         }
     }
 
