@@ -245,6 +245,8 @@ struct SecretSyncReconciler: Sendable {
     /// Server-side apply, without force (except for opt-in drift repair): fields another manager owns with other
     /// values are a conflict, reported.
     func applySecret(_ sync: SecretSync, data: [String: Data], force: Bool = false) async throws {
+        // A reconcile still running when leadership ended must not write: the new leader owns the Secrets now.
+        try Task.checkCancellation()
         let object = sync.spec.secretObject
         let name = sync.metadata.name ?? "", namespace = sync.metadata.namespace ?? ""
         var labels = object.labels ?? [:]
@@ -274,6 +276,7 @@ struct SecretSyncReconciler: Sendable {
 
     /// PUT status with the informer's resourceVersion; false when it was stale (the caller retries).
     func writeStatus(_ sync: SecretSync, _ status: SecretSync.Status) async throws -> Bool {
+        try Task.checkCancellation()
         var updated = sync
         updated.status = status
         do {

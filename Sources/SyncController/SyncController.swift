@@ -147,7 +147,9 @@ public struct SyncController: Sendable {
     }
 
     static func work(queue: WorkQueue<String>, reconciler: SecretSyncReconciler, syncs: Informer<SecretSync>, configuration: SyncConfiguration) async {
-        while let key = await queue.next() {
+        // Cancelled (leadership lost, shutdown): stop at once instead of draining the queue, or a deposed leader
+        // keeps writing next to the new one (found by the chaos run: 10 s of writes after the lease was lost).
+        while !Task.isCancelled, let key = await queue.next() {
             let outcome = await reconciler.reconcile(key)
             switch outcome {
             case .synced, .repaired:

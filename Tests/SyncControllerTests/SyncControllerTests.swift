@@ -192,6 +192,28 @@ import Testing
         }
     }
 
+    /// Found by the chaos run: a controller whose leadership ended (its task cancelled) drained its whole work
+    /// queue, writing Secrets and status next to the new leader for seconds. Cancelled, it stops writing at once.
+    @Test func cancelledControllerStopsWritingAtOnce() async throws {
+        try await Harness.with(startController: false) { h in
+            try await h.createSPC()
+            for i in 0..<40 { try await h.createSync("s-\(i)", items: [("db", "password")]) }
+            // Slow API replies, so the queue is still full when leadership ends.
+            await h.server.setFaults(.init(latencyMs: 50))
+            let statistics = SyncStatistics()
+            let run = Task { await h.controller(statistics: statistics).run() }
+            while await statistics.secretWrites < 3 { try await Task.sleep(for: .milliseconds(10)) }
+            run.cancel()
+            let atCancel = await statistics.secretWrites + statistics.statusWrites
+            _ = await run.value
+            try await Task.sleep(for: .milliseconds(500))
+            let after = await statistics.secretWrites + statistics.statusWrites
+            // At most the requests already on the wire (two workers).
+            #expect(after - atCancel <= 2, "\(after - atCancel) writes after cancellation")
+            await h.server.setFaults(.init())
+        }
+    }
+
     /// Found by the chaos run: a replica starting while the API server answered 500s exited at once
     /// (a crash loop); it now waits for the API server and then reads the same key as the others.
     @Test func hashKeyWaitsOutAPIServerErrors() async throws {
