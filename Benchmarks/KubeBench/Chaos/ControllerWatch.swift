@@ -72,6 +72,7 @@ struct VaultRateMonitor: Sendable {
                 // Whole seconds of outage only (the second it began may hold normal traffic).
                 guard outage.contains(vault), outageBefore.contains(vault) else { continue }
                 await recorder.outageRate(vault: vault, rate: rate)
+                await recorder.checked(.outageBudget)
                 if rate > budget {
                     await recorder.violation(.outageBudget, String(format: "%@: %.1f requests/s during an outage, budget %.0f", vault, rate, budget), key: "budget \(vault)")
                 }
