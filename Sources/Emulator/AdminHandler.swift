@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// `/_emulator/…`: counters, faults, trusted issuers, identities, and the emulator's own OIDC issuer.
+/// `/_emulator/…`: counters, vault and token-endpoint faults, trusted issuers, identities, and the emulator's own OIDC issuer.
 struct AdminHandler: Sendable {
     let state: EmulatorState
     let tokens: TokenService
@@ -29,6 +29,14 @@ struct AdminHandler: Sendable {
                 return adminError(400, "body must be JSON like {\"latencyMs\":20,\"jitterMs\":5,\"errorRate\":0,\"throttle\":{\"limit\":10,\"windowSeconds\":10},\"outage\":false}")
             }
             do { try await state.setFaults(faults, vault: vault) } catch { return adminError(400, "\(error)") }
+            return Reply.json(.ok, faults)
+        case (.get, "token/faults"):
+            return Reply.json(.ok, await state.tokenFaults)
+        case (.put, "token/faults"):
+            guard let faults = try? JSONDecoder().decode(TokenFaultSettings.self, from: Data(buffer: body)) else {
+                return adminError(400, "body must be JSON like {\"errorRate\":0.5,\"outage\":false}")
+            }
+            do { try await state.setTokenFaults(faults) } catch { return adminError(400, "\(error)") }
             return Reply.json(.ok, faults)
         case (.post, "issuers"):
             guard case .object(let o)? = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)),

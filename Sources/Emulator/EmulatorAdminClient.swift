@@ -40,6 +40,11 @@ public struct EmulatorAdminClient: Sendable {
         _ = try await call(.PUT, "vaults/\(vault)/faults", body: try JSONEncoder().encode(faults))
     }
 
+    /// Failures of the Entra token endpoint (outage, share of 503s).
+    public func setTokenFaults(_ faults: TokenFaultSettings) async throws {
+        _ = try await call(.PUT, "token/faults", body: try JSONEncoder().encode(faults))
+    }
+
     /// A token from the emulator's OIDC issuer, like a projected service-account token.
     public func issuerToken(subject: String, audience: String = "api://AzureADTokenExchange", expiresIn: Int = 3600) async throws -> String {
         struct Reply: Decodable { var token: String }

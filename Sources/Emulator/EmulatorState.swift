@@ -116,6 +116,14 @@ actor EmulatorState {
 
     func faults(vault: String) -> FaultSettings? { vaults[vault]?.faults }
 
+    /// Failures of the token endpoint.
+    private(set) var tokenFaults = TokenFaultSettings()
+
+    func setTokenFaults(_ faults: TokenFaultSettings) throws(EmulatorError) {
+        try faults.validate()
+        tokenFaults = faults
+    }
+
     /// Counts an accepted request against the vault's throttle window; returns Retry-After seconds when over.
     func admitThrottled(vault: String, write: Bool = false, now: Date = Date()) -> Int? {
         guard var record = vaults[vault], let throttle = record.faults.throttle else { return nil }

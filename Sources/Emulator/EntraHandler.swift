@@ -28,6 +28,11 @@ struct EntraHandler: Sendable {
         if rest == ["oauth2", "v2.0", "token"] || rest == ["oauth2", "token"] {
             guard request.method == .post else { return entraError(405, "invalid_request", 900561, "The endpoint only accepts POST requests.") }
             let form = FormEncoding.decode(String(buffer: body))
+            if await state.tokenFaults.fails() {
+                let response = entraError(503, "temporarily_unavailable", 50196, "The service is temporarily unavailable (emulated token endpoint fault). Retry later.")
+                await counters.tokenRequest(client: form["client_id"], status: 503)
+                return response
+            }
             let (response, client) = await token(tenant: tenant, form: form)
             await counters.tokenRequest(client: client, status: Int(response.status.code))
             return response

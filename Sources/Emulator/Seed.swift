@@ -86,6 +86,24 @@ public struct FaultSettings: Codable, Sendable, Equatable {
     }
 }
 
+/// Failures of the Entra token endpoint (all tenants and clients): outages and a share of 503s.
+public struct TokenFaultSettings: Codable, Sendable, Equatable {
+    /// Share of token requests (0…1) answered 503 temporarily_unavailable.
+    public var errorRate: Double?
+    /// Every token request answered 503.
+    public var outage: Bool?
+
+    public init(errorRate: Double? = nil, outage: Bool? = nil) { self.errorRate = errorRate; self.outage = outage }
+
+    /// Checks ranges; the message names the field.
+    public func validate() throws(EmulatorError) {
+        if let r = errorRate, r < 0 || r > 1 { throw .invalid(field: "token.faults.errorRate", reason: "must be between 0 and 1") }
+    }
+
+    /// Whether this request fails.
+    func fails() -> Bool { outage == true || (errorRate.map { $0 > 0 && Double.random(in: 0..<1) < $0 } ?? false) }
+}
+
 public struct VaultSeed: Codable, Sendable {
     public var name: String
     public var faults: FaultSettings?

@@ -36,6 +36,12 @@ public actor ConcurrencyLimiter {
 
     func acquire() async {
         if running < limit { running += 1 } else { await withCheckedContinuation { waiters.append($0) } }
+        await spend()
+    }
+
+    /// Takes one request from the budget (waiting for it to refill when spent), without a concurrency slot:
+    /// a retry inside `run` is another request to the vault and pays like one.
+    public func spend() async {
         started += 1
         guard let rate else { return }
         let now = ContinuousClock.now

@@ -121,8 +121,12 @@ public struct KeyVaultClient: Sendable {
     func exchange(_ method: HTTPMethod, url: URL, body: Data?, object: String) async throws(KeyVaultError) -> HTTPExchangeResponse {
         var attempt = 0
         var reauthenticated = false
+        var sent = 0
         while true {
             attempt += 1
+            // The first request was paid for when the slot was taken; a retry is a request of its own and pays too.
+            if sent > 0 { await limiter.spend() }
+            sent += 1
             let token: AccessToken
             do { token = try await tokens.token(for: credential, scope: cloud.keyVaultScope) } catch { throw .authentication(error) }
             var headers = HTTPHeaders()

@@ -32,6 +32,8 @@ public actor EventRecorder {
 
     /// Records an event about `regarding`. Failures are logged, never thrown: events are best effort.
     public func record(_ type: EventType, regarding: ObjectReference, reason: String, action: String, note: String) async {
+        // A cancelled caller (a controller whose leadership ended) writes nothing more.
+        guard !Task.isCancelled else { return }
         let note = note.count > 1024 ? String(note.prefix(1021)) + "..." : note
         var ref = regarding
         ref.resourceVersion = nil

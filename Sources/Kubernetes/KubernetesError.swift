@@ -25,4 +25,9 @@ public enum KubernetesError: Error, CustomStringConvertible, Sendable, Equatable
     public var isAlreadyExists: Bool { code == 409 && reason == "AlreadyExists" }
     /// The resourceVersion asked for is too old (watch or continue token): list again.
     public var isGone: Bool { code == 410 }
+    /// Worth trying again: the server was unreachable, overloaded (429) or failing (5xx).
+    public var isTransient: Bool {
+        if case .transport = self { return true }
+        return code.map { $0 == 429 || $0 >= 500 } ?? false
+    }
 }

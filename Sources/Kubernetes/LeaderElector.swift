@@ -25,7 +25,14 @@ public struct LeaderElector: Sendable {
     /// Waits for leadership, then runs `lead` while renewing. Returns when `lead` returns, when leadership
     /// is lost (then `lead` is cancelled), or when the calling task is cancelled.
     public func run(_ lead: @escaping @Sendable () async throws -> Void) async throws {
-        while !(try await tryAcquireOrRenew()) {
+        // A failed attempt (API server 5xx, 429, unreachable) is one more wait, not the end of the replica
+        // (found by the chaos run: standbys exited on every API 500 while waiting for the lease).
+        while true {
+            do {
+                if try await tryAcquireOrRenew() { break }
+            } catch let error as KubernetesError where error.isTransient {
+                logger.debug("acquiring the lease failed; retrying", metadata: ["lease": "\(namespace)/\(name)", "error": "\(error)"])
+            }
             try await Task.sleep(for: retryPeriod)
         }
         logger.info("became leader", metadata: ["lease": "\(namespace)/\(name)", "identity": "\(identity)"])

@@ -10,6 +10,8 @@ public struct APIServerFaults: Codable, Sendable, Equatable {
     public var throttle: Throttle?
     /// Watch requests are answered 503 (lists and writes still work), so clients fall behind.
     public var rejectWatches: Bool?
+    /// TokenRequests (`serviceaccounts/NAME/token`) are answered 503, as when the token signer is unavailable.
+    public var refuseTokenRequests: Bool?
 
     public struct Throttle: Codable, Sendable, Equatable {
         public var count: Int
@@ -17,8 +19,9 @@ public struct APIServerFaults: Codable, Sendable, Equatable {
         public init(count: Int, retryAfterSeconds: Int) { self.count = count; self.retryAfterSeconds = retryAfterSeconds }
     }
 
-    public init(latencyMs: Int? = nil, errorRate: Double? = nil, throttle: Throttle? = nil, rejectWatches: Bool? = nil) {
+    public init(latencyMs: Int? = nil, errorRate: Double? = nil, throttle: Throttle? = nil, rejectWatches: Bool? = nil, refuseTokenRequests: Bool? = nil) {
         self.latencyMs = latencyMs; self.errorRate = errorRate; self.throttle = throttle; self.rejectWatches = rejectWatches
+        self.refuseTokenRequests = refuseTokenRequests
     }
 }
 
@@ -28,6 +31,7 @@ actor Faults {
 
     func set(_ new: APIServerFaults) { settings = new }
     var rejectsWatches: Bool { settings.rejectWatches ?? false }
+    var refusesTokenRequests: Bool { settings.refuseTokenRequests ?? false }
 
     /// Decides the fate of one API request: a delay, then possibly an error to answer instead.
     func next() -> (delay: Int, error: APIError?) {

@@ -213,6 +213,9 @@ struct Router: Sendable {
     // MARK: TokenRequest
 
     func tokenRequest(namespace: String, serviceAccount: String, body: Data) async throws(APIError) -> Response {
+        if await faults.refusesTokenRequests {
+            throw APIError(code: 503, reason: "ServiceUnavailable", message: "token requests are refused (test-server fault refuseTokenRequests)")
+        }
         let sa = try await state.get(registry.definitions.first { $0.kind == ResourceRegistry.serviceAccounts }!, namespace: namespace, name: serviceAccount)
         let request = try Self.parse(body)
         let kind = "TokenRequest.authentication.k8s.io"
@@ -252,7 +255,7 @@ struct Router: Sendable {
         switch (request.method, path) {
         case (.post, "/_testserver/faults"):
             guard let settings = try? JSONDecoder().decode(APIServerFaults.self, from: body) else {
-                return Self.error(APIError.badRequest("faults: expected JSON {latencyMs, errorRate, throttle: {count, retryAfterSeconds}, rejectWatches}"))
+                return Self.error(APIError.badRequest("faults: expected JSON {latencyMs, errorRate, throttle: {count, retryAfterSeconds}, rejectWatches, refuseTokenRequests}"))
             }
             await faults.set(settings)
         case (.delete, "/_testserver/faults"): await faults.set(APIServerFaults())

@@ -77,9 +77,13 @@ struct SecretSyncReconciler: Sendable {
             var built = SecretDataBuilder.build(sync, fetched: fetched)
             if !built.missing.isEmpty {
                 // Nothing fetched is a provider failure, not a partial sync; the Secret stays as it was.
-                let previous = await memory.data(uid)
+                var previous = await memory.data(uid)
                 guard configuration.enablePartialSecretSync, !built.data.isEmpty else {
                     throw SyncFailure(.providerError, Self.itemsMessage(built.missing))
+                }
+                // A replica that restarted or just became leader has no memory of the last write: the Secret has it.
+                if built.missing.keys.contains(where: { previous?[$0] == nil }) {
+                    previous = try await writtenData(namespace: namespace, name: name).merging(previous ?? [:]) { _, remembered in remembered }
                 }
                 // Partial sync: keys that failed keep their last written values.
                 for (key, value) in previous ?? [:] where built.missing[key] != nil { built.data[key] = value }
@@ -210,6 +214,18 @@ struct SecretSyncReconciler: Sendable {
     /// The Secret must be absent or owned by this SecretSync. Checked with a JSON patch whose only operation
     /// tests the owner's uid: it changes nothing, needs only `patch` (upstream's RBAC has no get on Secrets),
     /// and fails (422) for a Secret someone else made.
+    /// The Secret's data as it is now (empty when it does not exist yet); a failed read fails the reconcile,
+    /// so a partial sync never drops keys it could not see.
+    func writtenData(namespace: String, name: String) async throws -> [String: Data] {
+        do {
+            return try await client.get(Secret.self, name: name, namespace: namespace).data ?? [:]
+        } catch let error as KubernetesError where error.isNotFound {
+            return [:]
+        } catch {
+            throw SyncFailure(.controllerSyncFailed, "reading Secret \(namespace)/\(name) to keep the last values of the items that failed: \(error); the Secret stays as it was")
+        }
+    }
+
     func ensureWritable(_ sync: SecretSync) async throws {
         let uid = sync.metadata.uid ?? ""
         if await memory.isOwned(uid) { return }
@@ -229,6 +245,8 @@ struct SecretSyncReconciler: Sendable {
     /// Server-side apply, without force (except for opt-in drift repair): fields another manager owns with other
     /// values are a conflict, reported.
     func applySecret(_ sync: SecretSync, data: [String: Data], force: Bool = false) async throws {
+        // A reconcile still running when leadership ended must not write: the new leader owns the Secrets now.
+        try Task.checkCancellation()
         let object = sync.spec.secretObject
         let name = sync.metadata.name ?? "", namespace = sync.metadata.namespace ?? ""
         var labels = object.labels ?? [:]
@@ -258,6 +276,7 @@ struct SecretSyncReconciler: Sendable {
 
     /// PUT status with the informer's resourceVersion; false when it was stale (the caller retries).
     func writeStatus(_ sync: SecretSync, _ status: SecretSync.Status) async throws -> Bool {
+        try Task.checkCancellation()
         var updated = sync
         updated.status = status
         do {

@@ -147,7 +147,9 @@ public struct SyncController: Sendable {
     }
 
     static func work(queue: WorkQueue<String>, reconciler: SecretSyncReconciler, syncs: Informer<SecretSync>, configuration: SyncConfiguration) async {
-        while let key = await queue.next() {
+        // Cancelled (leadership lost, shutdown): stop at once instead of draining the queue, or a deposed leader
+        // keeps writing next to the new one (found by the chaos run: 10 s of writes after the lease was lost).
+        while !Task.isCancelled, let key = await queue.next() {
             let outcome = await reconciler.reconcile(key)
             switch outcome {
             case .synced, .repaired:
@@ -179,7 +181,23 @@ public struct SyncController: Sendable {
 
 /// The change-detection key, kept in a Secret in the controller's namespace so it survives restarts.
 public enum HashKeyStore {
-    public static func loadOrCreate(client: KubernetesClient, namespace: String, name: String = "akvs-sync-controller-hash-key") async throws -> SymmetricKey {
+    /// Reads the key, or creates it; transient API failures (5xx, 429, unreachable) are retried with a capped
+    /// backoff until cancelled, so a replica starting during an API server hiccup waits instead of exiting
+    /// (found by the chaos run: every start during a burst of 500s crashed).
+    public static func loadOrCreate(client: KubernetesClient, namespace: String, name: String = "akvs-sync-controller-hash-key",
+                                    initialBackoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(15)) async throws -> SymmetricKey {
+        var backoff = initialBackoff
+        while true {
+            do {
+                return try await loadOrCreateOnce(client: client, namespace: namespace, name: name)
+            } catch let error as KubernetesError where error.isTransient {
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, maxBackoff)
+            }
+        }
+    }
+
+    static func loadOrCreateOnce(client: KubernetesClient, namespace: String, name: String) async throws -> SymmetricKey {
         do {
             let secret = try await client.get(Secret.self, name: name, namespace: namespace)
             if let key = secret.data?["key"], key.count == 32 { return SymmetricKey(data: key) }

@@ -86,6 +86,8 @@ func serveUntilTerminated(logger: Logger, _ serve: @escaping @Sendable () async 
         group.addTask { try await serve(); return false }
         group.addTask {
             await waitForTermination()
+            // Also returns when the role ended on its own (cancelled): that is no signal.
+            guard !Task.isCancelled else { return false }
             logger.info("termination signal received; shutting down")
             return true
         }

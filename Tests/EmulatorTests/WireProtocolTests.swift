@@ -147,6 +147,18 @@ import Testing
             await #expect(throws: (any Error).self) { try await f.admin.setFaults(FaultSettings(errorRate: 2), vault: "test-kv") }
         }
     }
+
+    @Test func tokenEndpointFaultsAnswer503UntilCleared() async throws {
+        try await EmulatorFixture.with { f in
+            try await f.admin.setTokenFaults(TokenFaultSettings(outage: true))
+            await #expect(throws: (any Error).self) { _ = try await token(f) }
+            let failed = try await f.admin.counters().token
+            #expect(failed.byStatus["503"] ?? 0 >= 1)
+            try await f.admin.setTokenFaults(TokenFaultSettings())
+            #expect(try await !token(f).isEmpty)
+            await #expect(throws: (any Error).self) { try await f.admin.setTokenFaults(TokenFaultSettings(errorRate: -1)) }
+        }
+    }
 }
 
 @Suite struct EmulatorWriteTests {

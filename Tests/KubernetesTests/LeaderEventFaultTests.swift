@@ -5,6 +5,18 @@ import SecretsStoreAPI
 import Testing
 
 @Suite struct LeaderEventFaultTests {
+    /// Found by the chaos run: a replica waiting for the lease exited on the first API 500; it keeps waiting.
+    @Test func waitingForTheLeaseOutlastsAPIServerErrors() async throws {
+        try await withCluster { server, client in
+            let elector = LeaderElector(client: client, namespace: "default", name: "akvs-wait", identity: "a", retryPeriod: .milliseconds(50))
+            await server.setFaults(.init(errorRate: 1))
+            let led = Task { try await elector.run { } }
+            try await Task.sleep(for: .milliseconds(400))
+            await server.setFaults(.init())
+            try await led.value
+        }
+    }
+
     @Test func onlyOneReplicaLeadsAndTheOtherTakesOverOnRelease() async throws {
         try await withCluster { _, client in
             // A lease long enough that a loaded machine (the parallel test run, CI's 2 cores) cannot let it lapse between

@@ -34,6 +34,18 @@ import Testing
         }
     }
 
+    @Test func refusedTokenRequestsAnswer503UntilCleared() async throws {
+        try await withCluster { server, client in
+            _ = try await client.create(ServiceAccount(metadata: ObjectMeta(name: "web", namespace: "default")))
+            await server.setFaults(.init(refuseTokenRequests: true))
+            let refused = await kubeError { _ = try await client.requestToken(serviceAccount: "web", namespace: "default", audiences: ["x"]) }
+            #expect(refused?.code == 503)
+            #expect(try await client.get(ServiceAccount.self, name: "web", namespace: "default").metadata.name == "web")
+            await server.setFaults(.init())
+            #expect(try await !client.requestToken(serviceAccount: "web", namespace: "default", audiences: ["x"]).token.isEmpty)
+        }
+    }
+
     /// Workload identity offline: a TokenRequest token from the test server is exchanged at the emulator's
     /// Entra endpoint (which trusts the test server's issuer keys) and reads a Key Vault secret.
     @Test func workloadIdentityEndToEnd() async throws {

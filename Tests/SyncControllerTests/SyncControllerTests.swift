@@ -1,3 +1,4 @@
+import Crypto
 import Emulator
 import Foundation
 import Kubernetes
@@ -187,6 +188,69 @@ import Testing
             let message = try #require(partial.status?.conditions?.first { $0.type == "Update" }?.message)
             let items = try JSONValue.parse(Data(message.utf8))
             #expect(items.arrayValue?.first?["targetKey"] == "token")
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(await h.secretValue("part", "password") == "db-v2")
+            #expect(await h.secretValue("part", "token") == "api-v1")
+        }
+    }
+
+    /// Found by the chaos run: a controller whose leadership ended (its task cancelled) drained its whole work
+    /// queue, writing Secrets and status next to the new leader for seconds. Cancelled, it stops writing at once.
+    @Test func cancelledControllerStopsWritingAtOnce() async throws {
+        try await Harness.with(startController: false) { h in
+            try await h.createSPC()
+            for i in 0..<40 { try await h.createSync("s-\(i)", items: [("db", "password")]) }
+            // Slow API replies, so the queue is still full when leadership ends.
+            await h.server.setFaults(.init(latencyMs: 50))
+            let statistics = SyncStatistics()
+            let run = Task { await h.controller(statistics: statistics).run() }
+            while await statistics.secretWrites < 3 { try await Task.sleep(for: .milliseconds(10)) }
+            run.cancel()
+            let atCancel = await statistics.secretWrites + statistics.statusWrites
+            _ = await run.value
+            try await Task.sleep(for: .milliseconds(500))
+            let after = await statistics.secretWrites + statistics.statusWrites
+            // At most the requests already on the wire (two workers).
+            #expect(after - atCancel <= 2, "\(after - atCancel) writes after cancellation")
+            await h.server.setFaults(.init())
+        }
+    }
+
+    /// Found by the chaos run: a replica starting while the API server answered 500s exited at once
+    /// (a crash loop); it now waits for the API server and then reads the same key as the others.
+    @Test func hashKeyWaitsOutAPIServerErrors() async throws {
+        try await KubeTestServer.with(.init()) { server in
+            let config = try KubernetesConfiguration.kubeconfig(yaml: server.kubeconfig(), directory: "/", source: "test")
+            let client = try KubernetesClient(configuration: config)
+            let first = try await HashKeyStore.loadOrCreate(client: client, namespace: "default")
+            await server.setFaults(.init(errorRate: 1))
+            let waiting = Task { try await HashKeyStore.loadOrCreate(client: client, namespace: "default", initialBackoff: .milliseconds(50), maxBackoff: .milliseconds(200)) }
+            try await Task.sleep(for: .milliseconds(600))
+            await server.setFaults(.init())
+            let second = try await waiting.value
+            #expect(second.withUnsafeBytes { Data($0) } == first.withUnsafeBytes { Data($0) })
+            await client.shutdown()
+        }
+    }
+
+    /// Found by the chaos run: a replica that took over (no memory of the last write) dropped the keys whose
+    /// objects failed, instead of keeping their last values.
+    @Test func partialSyncAfterFailoverKeepsKeysOfFailedItems() async throws {
+        try await Harness.with(pollInterval: .milliseconds(300), startController: false) { h in
+            try await h.createSPC()
+            try await h.createSync("part", items: [("db", "password"), ("api", "token")])
+            let first = Task { await h.controller(statistics: SyncStatistics(), pollInterval: .milliseconds(300)).run() }
+            try await h.waitFor("part", "Create", reason: "CreateSucceeded")
+            first.cancel()
+            _ = await first.value
+            let admin = try await h.vaultAdmin()
+            let api = try await admin.getSecret("api")
+            _ = try await admin.updateSecret("api", version: String(api.id?.split(separator: "/").last ?? ""), enabled: false)
+            _ = try await admin.setSecret("db", value: "db-v2")
+            // The other replica takes over with an empty memory.
+            let second = Task { await h.controller(statistics: SyncStatistics(), pollInterval: .milliseconds(300)).run() }
+            defer { second.cancel() }
+            _ = try await h.waitFor("part", "Update", reason: "PartialSync")
             try await Task.sleep(for: .milliseconds(200))
             #expect(await h.secretValue("part", "password") == "db-v2")
             #expect(await h.secretValue("part", "token") == "api-v1")

@@ -1,0 +1,98 @@
+import CSIAPI
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+/// kubelet for the chaos run: publishes every volume over the driver's CSI socket and republishes them
+/// every few seconds (`requiresRepublish`), through driver restarts.
+struct ChaosKubelet: Sendable {
+    let socket: String
+    let root: URL
+    let world: ChaosWorld
+    let recorder: ChaosRecorder
+    let leaks: LeakScanner
+
+    func target(_ v: ChaosWorld.Volume) -> String { root.appendingPathComponent("pods/pod-\(v.index)/volumes/kubernetes.io~csi/secrets/mount").path }
+
+    func request(_ v: ChaosWorld.Volume) -> Csi_V1_NodePublishVolumeRequest {
+        var r = Csi_V1_NodePublishVolumeRequest()
+        r.volumeID = "csi-chaos-\(v.index)"
+        r.targetPath = target(v)
+        r.readonly = true
+        var capability = Csi_V1_VolumeCapability()
+        capability.mount = .init()
+        r.volumeCapability = capability
+        r.volumeContext = ["secretProviderClass": v.spc, "csi.storage.k8s.io/pod.name": "pod-\(v.index)", "csi.storage.k8s.io/pod.namespace": v.namespace,
+                           "csi.storage.k8s.io/pod.uid": "uid-chaos-\(v.index)", "csi.storage.k8s.io/serviceAccount.name": "default",
+                           "csi.storage.k8s.io/ephemeral": "true"]
+        r.secrets = ["clientid": ChaosWorld.csiClientID, "clientsecret": ChaosWorld.csiClientSecret]
+        return r
+    }
+
+    /// One round over every volume (8 at a time); returns how many calls failed.
+    @discardableResult
+    func publishAll(only: [Int]? = nil) async -> [Int] {
+        let volumes = only.map { ids in world.volumes.filter { ids.contains($0.index) } } ?? world.volumes
+        for v in volumes { try? FileManager.default.createDirectory(atPath: (target(v) as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
+        var failed: [Int] = []
+        do {
+            try await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { grpc in
+                let node = Csi_V1_Node.Client(wrapping: grpc)
+                failed = await withTaskGroup(of: Int?.self) { group in
+                    var next = 0, out: [Int] = []
+                    func add() {
+                        guard next < volumes.count else { return }
+                        let v = volumes[next]; next += 1
+                        let r = request(v)
+                        group.addTask {
+                            do { _ = try await node.nodePublishVolume(r); return nil } catch {
+                                await leaks.error("\(error)")
+                                return v.index
+                            }
+                        }
+                    }
+                    for _ in 0..<8 { add() }
+                    for await result in group {
+                        if let f = result { out.append(f) }
+                        add()
+                    }
+                    return out
+                }
+            }
+        } catch {
+            await leaks.error("\(error)")
+            return volumes.map(\.index)
+        }
+        return failed
+    }
+
+    func republish(every interval: Duration) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            let failed = await publishAll()
+            if !failed.isEmpty { await recorder.note("NodePublishVolume republish failed (driver or provider down, or vault fault)") }
+        }
+    }
+
+    func unpublishAll() async {
+        _ = try? await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { grpc in
+            let node = Csi_V1_Node.Client(wrapping: grpc)
+            for v in world.volumes {
+                var r = Csi_V1_NodeUnpublishVolumeRequest()
+                r.volumeID = "csi-chaos-\(v.index)"
+                r.targetPath = target(v)
+                _ = try? await node.nodeUnpublishVolume(r)
+            }
+        }
+        // Whatever the driver could not unmount (it may be gone) is unmounted here.
+        for v in world.volumes {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/umount")
+            p.arguments = ["-l", target(v)]
+            p.standardError = FileHandle.nullDevice
+            p.standardOutput = FileHandle.nullDevice
+            try? p.run()
+            p.waitUntilExit()
+        }
+    }
+}
