@@ -32,6 +32,11 @@ struct KubeBench {
             if let i = args.dropFirst(2).first.flatMap(Int.init) { bench.intervalSeconds = i }
             lines += try await bench.run()
         }
+        if what == "publish" {
+            var bench = PublishPathBenchmark()
+            if let n = args.dropFirst().first.flatMap(Int.init) { bench.samples = n }
+            lines += try await bench.run()
+        }
         if what == "node-role" {
             var bench = NodeRoleBenchmark()
             if let n = args.dropFirst().first.flatMap(Int.init) { bench.pods = n }
