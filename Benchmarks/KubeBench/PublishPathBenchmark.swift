@@ -7,9 +7,11 @@ import SecretsStoreAPI
 
 /// One pod at a time through `akvs csi-driver --azure-provider in-process` (no result sharing, 10 objects):
 /// publish latency with the vault's 20 ms and with none (what the driver adds), and the Kubernetes requests per
-/// publish. With `AKVS_BENCH_DRIVER_WRAP` (e.g. `valgrind --tool=callgrind --collect-atstart=no
+/// publish. With `AKVS_BENCH_DRIVER_WRAP` (e.g. `valgrind --tool=callgrind --instr-atstart=no
 /// --callgrind-out-file=/tmp/akvs.cg`) the driver runs under that command; under callgrind, instructions are
 /// collected only around the measured publishes (`callgrind_control -i on|off`), so the profile is the publish path.
+/// valgrind 3.19 cannot read a static release binary's DWARF: wrap a script that runs a `strip --strip-debug` copy
+/// (BENCHMARKS.md has it).
 struct PublishPathBenchmark {
     var samples = 50
     var latencyMs = 20
