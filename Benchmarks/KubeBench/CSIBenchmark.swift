@@ -73,6 +73,7 @@ struct CSIBenchmark {
             let idle = (rss(driver.process.processIdentifier), rss(provider.process.processIdentifier))
             // 1 and 2: no result sharing in the provider (every mount pays the vault), 20 ms per GET.
             try await admin.setFaults(latencyMs: latencyMs)
+            _ = try await KubeRequests.take(client)
             var sequential: [Double] = []
             for i in 0..<samples {
                 let r = request(work, pod: "seq-\(i)", namespace: "ns-0", spc: "ten")
@@ -80,6 +81,7 @@ struct CSIBenchmark {
                 try await publish(node, r)
                 sequential.append(seconds(ContinuousClock.now - start))
             }
+            let sequentialRequests = try await KubeRequests.take(client)
             _ = try await admin.reset()
             var concurrent: [Double] = []
             let burstStart = ContinuousClock.now
@@ -105,6 +107,11 @@ struct CSIBenchmark {
                 "|---|---:|---:|---:|---:|---:|",
                 String(format: "| one pod at a time | %d | %.1f | %.1f | %.2f | %d |", samples, pct(sequential, 0.5) * 1000, pct(sequential, 0.99) * 1000, sequential.reduce(0, +), samples * 10),
                 String(format: "| %d pods at once | %d | %.1f | %.1f | %.2f | %d |", concurrentPods, concurrentPods, pct(concurrent, 0.5) * 1000, pct(concurrent, 0.99) * 1000, burst, burstGets),
+                "",
+                String(format: "Kubernetes requests per NodePublish (one pod at a time, as the test server counted them): %.2f writes, %.2f reads, %d answered 4xx/5xx in all. Writes: %@.",
+                       Double(sequentialRequests.writes()) / Double(samples),
+                       Double(sequentialRequests.entries.filter { $0.verb == "GET" }.reduce(0) { $0 + $1.count }) / Double(samples),
+                       sequentialRequests.failed, sequentialRequests.summary),
                 "",
             ]
 

@@ -18,12 +18,23 @@ struct KubeBench {
             var bench = SyncBenchmark()
             if let n = args.dropFirst().first.flatMap(Int.init) { bench.namespaces = n }
             if let p = args.dropFirst(2).first.flatMap(Int.init) { bench.pollSeconds = p }
+            // Options after the numbers: steady (cycle 1 and one unpaced poll), jitter=<s>, budget=<requests/s>.
+            for option in args.dropFirst(3) {
+                if option == "steady" { bench.steady = true }
+                if option.hasPrefix("jitter="), let j = Int(option.dropFirst(7)) { bench.jitterSeconds = j }
+                if option.hasPrefix("budget="), let b = Double(option.dropFirst(7)) { bench.vaultRequestsPerSecond = b }
+            }
             lines += try await bench.run()
         }
         if what == "csi" {
             var bench = CSIBenchmark()
             if let n = args.dropFirst().first.flatMap(Int.init) { bench.volumes = n }
             if let i = args.dropFirst(2).first.flatMap(Int.init) { bench.intervalSeconds = i }
+            lines += try await bench.run()
+        }
+        if what == "publish" {
+            var bench = PublishPathBenchmark()
+            if let n = args.dropFirst().first.flatMap(Int.init) { bench.samples = n }
             lines += try await bench.run()
         }
         if what == "node-role" {

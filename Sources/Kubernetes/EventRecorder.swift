@@ -30,6 +30,21 @@ public actor EventRecorder {
 
     public enum EventType: String, Sendable { case normal = "Normal", warning = "Warning" }
 
+    /// Series remembered now (bounded by `seriesCapacity`).
+    public var rememberedSeries: Int { recent.count }
+
+    /// Series remembered at most (a repeat of a forgotten one starts a new Event, as after a restart).
+    static let seriesCapacity = 4096
+
+    /// Drops expired series; if the window still holds more than half the capacity (a fleet's creates), keeps the
+    /// newest half, so trimming happens once per capacity/2 events instead of a full scan on every event.
+    func trim(now: ContinuousClock.Instant) {
+        recent = recent.filter { now - $0.value.at < seriesWindow }
+        guard recent.count > Self.seriesCapacity / 2 else { return }
+        let newest = recent.sorted { $0.value.at > $1.value.at }.prefix(Self.seriesCapacity / 2)
+        recent = Dictionary(uniqueKeysWithValues: newest.map { ($0.key, $0.value) })
+    }
+
     /// Records an event about `regarding`. Failures are logged, never thrown: events are best effort.
     public func record(_ type: EventType, regarding: ObjectReference, reason: String, action: String, note: String) async {
         // A cancelled caller (a controller whose leadership ended) writes nothing more.
@@ -54,7 +69,7 @@ public actor EventRecorder {
                               reason: reason, regarding: regarding, note: note, type: type.rawValue)
             let created = try await client.create(event)
             recent[key] = (created.metadata.name ?? "", namespace, 1, now)
-            if recent.count > 4096 { recent = recent.filter { now - $0.value.at < seriesWindow } }
+            if recent.count > Self.seriesCapacity { trim(now: now) }
         } catch {
             logger.warning("cannot record event", metadata: ["reason": "\(reason)", "object": "\(regarding.namespace ?? "")/\(regarding.name ?? "")", "error": "\(error)"])
         }

@@ -179,7 +179,8 @@ extension ClusterState {
         var merged = current.value
         let previouslyApplied = current.ownership.entries[manager]?.fields ?? []
         let othersOwn = current.ownership.entries.filter { $0.key != manager }.values.reduce(into: Set<FieldPath>()) { $0.formUnion($1.fields) }
-        for path in previouslyApplied.subtracting(paths) where !othersOwn.contains(path) || force { merged.remove(path: path) }
+        // As kube-apiserver (structured-merge-diff prune): a field another manager owns stays, force or not.
+        for path in previouslyApplied.subtracting(paths) where !othersOwn.contains(path) { merged.remove(path: path) }
         var applicable = config
         applicable["metadata"] = config["metadata"].map { meta in
             var kept: JSONValue = [:]

@@ -38,6 +38,7 @@ public struct KubeTestServer: Sendable {
     let state: ClusterState
     let faults: Faults
     let access: AccessControl
+    let tally: RequestTally
     let group: ServiceGroup
     let tasks: [Task<Void, any Error>]
 
@@ -69,7 +70,8 @@ public struct KubeTestServer: Sendable {
         let hostPart = options.host.contains(":") ? "[\(options.host)]" : options.host
         let url = URL(string: "http://\(hostPart):\(port)")!
         let issuer = TokenIssuer(issuer: url.absoluteString)
-        await issuerBox.set(Router(state: state, faults: faults, access: access, issuer: issuer, registry: options.registry))
+        let tally = RequestTally()
+        await issuerBox.set(Router(state: state, faults: faults, access: access, issuer: issuer, registry: options.registry, tally: tally))
         for namespace in options.namespaces {
             _ = try await state.create(state.registry.definitions.first { $0.kind == ResourceRegistry.namespaces }!, namespace: nil,
                                        body: ["metadata": ["name": .string(namespace)]], context: WriteContext(fieldManager: "kube-apiserver"))
@@ -81,7 +83,7 @@ public struct KubeTestServer: Sendable {
                 await state.sendBookmarks()
             }
         }
-        return KubeTestServer(url: url, issuer: issuer, state: state, faults: faults, access: access, group: group, tasks: [serverTask, bookmarks])
+        return KubeTestServer(url: url, issuer: issuer, state: state, faults: faults, access: access, tally: tally, group: group, tasks: [serverTask, bookmarks])
     }
 
     public func stop() async {
@@ -108,6 +110,8 @@ public struct KubeTestServer: Sendable {
 
     public func setFaults(_ settings: APIServerFaults) async { await faults.set(settings) }
     public func dropWatches() async { await state.dropWatches() }
+    /// API requests answered so far as `[{verb, resource, code, count}]` (WATCH for watches); `reset` starts over.
+    public func requests(reset: Bool = false) async -> JSONValue { await tally.snapshot(reset: reset) }
     /// Forgets the watch history: resuming from any older resourceVersion answers 410.
     public func compact() async { await state.compact() }
     /// Like an API server restart as clients see it: watches close and history is gone.

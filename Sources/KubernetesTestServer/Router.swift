@@ -12,6 +12,7 @@ struct Router: Sendable {
     let access: AccessControl
     let issuer: TokenIssuer
     let registry: ResourceRegistry
+    let tally: RequestTally
 
     /// The parts of a resource URL.
     struct Target {
@@ -38,6 +39,12 @@ struct Router: Sendable {
         }
         if path.hasPrefix("/_testserver/") { return await admin(request, path: path, body: body) }
 
+        let response = await serve(request, path: path, body: body)
+        await tally.record(verb: request.method.rawValue, path: path, watch: request.uri.queryParameters["watch"] == "true", code: response.status.code)
+        return response
+    }
+
+    func serve(_ request: Request, path: String, body: Data) async -> Response {
         let (delay, fault) = await faults.next()
         if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
         if let fault { return Self.error(fault) }
@@ -268,6 +275,9 @@ struct Router: Sendable {
         case (.delete, "/_testserver/tokens"):
             guard let token = (try? JSONValue.parse(body))?["token"]?.stringValue else { return Self.error(APIError.badRequest("tokens: expected {\"token\": \"...\"}")) }
             await access.remove(token)
+        case (.get, "/_testserver/requests"):
+            // ?reset=true starts a new count after this answer.
+            return Self.json(200, await tally.snapshot(reset: request.uri.queryParameters["reset"] == "true"))
         case (.get, "/_testserver/stats"):
             return Self.json(200, ["resourceVersion": .number(Double(await state.revision)), "openWatches": .number(Double(await state.openWatchCount))])
         default:

@@ -50,8 +50,8 @@ struct SecretSyncReconciler: Sendable {
         if drifted, !neverSynced, let last = await memory.data(uid) {
             // Restore what was last written; the vault is not called.
             do {
-                // The opt-in repair takes back the fields someone else's edit took over.
-                try await applySecret(sync, data: last, force: true)
+                // The opt-in repair rewrites data, labels and annotations (or recreates a deleted Secret).
+                try await writeSecret(sync, data: last, mayBeAbsent: false)
                 await events.record(.normal, regarding: ObjectReference(sync), reason: "SecretRestored", action: "Update",
                                     note: "Secret \(namespace)/\(name) was edited or deleted outside akvs; restored from the last synced data")
                 return .repaired
@@ -91,11 +91,10 @@ struct SecretSyncReconciler: Sendable {
             let hash = hasher.hash(sync: sync, spc: spc, data: built.data)
             let changed = hash != status.syncHash
             if changed || drifted {
-                try await ensureWritable(sync)
                 // Remembered first, so the watch event of this very write is not taken for drift.
                 let previous = await memory.data(uid)
                 await memory.remember(uid, data: built.data)
-                do { try await applySecret(sync, data: built.data, force: drifted) } catch {
+                do { try await writeSecret(sync, data: built.data, mayBeAbsent: neverSynced) } catch {
                     if let previous { await memory.remember(uid, data: previous) } else { await memory.forget(uid) }
                     throw error
                 }
@@ -125,7 +124,9 @@ struct SecretSyncReconciler: Sendable {
             if changed || status.conditions != sync.status?.conditions {
                 guard try await writeStatus(sync, status) else { return .retry }
             }
-            if changed {
+            // An Event for the create and for a partial sync; a value change is in the status condition and
+            // lastSuccessfulSyncTime already, and an Event per rotation would double the writes of every rotation.
+            if changed && (neverSynced || reason == .partialSync) {
                 await events.record(reason == .partialSync ? .warning : .normal, regarding: ObjectReference(sync), reason: reason.rawValue,
                                     action: neverSynced ? "Create" : "Update",
                                     note: reason == .partialSync ? "Secret \(namespace)/\(name) partly synced: \(built.missing.keys.sorted().joined(separator: ", ")) kept their last values" : "Secret \(namespace)/\(name) \(neverSynced ? "created" : "updated") from SecretProviderClass \(spc.metadata.name ?? "")")
@@ -211,9 +212,6 @@ struct SecretSyncReconciler: Sendable {
         return String(decoding: items.encoded(), as: UTF8.self)
     }
 
-    /// The Secret must be absent or owned by this SecretSync. Checked with a JSON patch whose only operation
-    /// tests the owner's uid: it changes nothing, needs only `patch` (upstream's RBAC has no get on Secrets),
-    /// and fails (422) for a Secret someone else made.
     /// The Secret's data as it is now (empty when it does not exist yet); a failed read fails the reconcile,
     /// so a partial sync never drops keys it could not see.
     func writtenData(namespace: String, name: String) async throws -> [String: Data] {
@@ -226,52 +224,61 @@ struct SecretSyncReconciler: Sendable {
         }
     }
 
-    func ensureWritable(_ sync: SecretSync) async throws {
-        let uid = sync.metadata.uid ?? ""
-        if await memory.isOwned(uid) { return }
-        let name = sync.metadata.name ?? "", namespace = sync.metadata.namespace ?? ""
-        do {
-            _ = try await client.patch(Secret.self, name: name, namespace: namespace,
-                                       .json([["op": "test", "path": "/metadata/ownerReferences/0/uid", "value": .string(uid)]]),
-                                       fieldManager: configuration.fieldManager)
-            await memory.markOwned(uid)
-        } catch let error as KubernetesError where error.isNotFound {
-            return
-        } catch let error as KubernetesError where error.code == 422 || error.code == 409 {
-            throw SyncFailure(.invalidClusterSecretLabelError, "Secret \(namespace)/\(name) already exists and is not owned by this SecretSync (no ownerReference to SecretSync \(name) uid \(uid)); akvs never overwrites it: delete or rename that Secret, or give the SecretSync another name")
-        }
-    }
-
-    /// Server-side apply, without force (except for opt-in drift repair): fields another manager owns with other
-    /// values are a conflict, reported.
-    func applySecret(_ sync: SecretSync, data: [String: Data], force: Bool = false) async throws {
+    /// Writes the Secret with one request whenever it can, and never one that is expected to fail.
+    ///
+    /// A SecretSync that never synced creates its Secret with a POST: one write, and a Secret of that name that
+    /// someone else made is answered 409 AlreadyExists without being touched. Every later write (and a POST that
+    /// met AlreadyExists) is one JSON patch whose first operation `test`s `/metadata/ownerReferences/0/uid`, so
+    /// the ownership check and the write are atomic: a Secret owned by someone else fails the test (422) and is
+    /// never changed. Only `create` and `patch` are needed, as upstream's RBAC grants.
+    ///
+    /// Why not server-side apply after the POST: kube-apiserver keys field managers by name *and* operation, so
+    /// the POST's fields belong to (manager, Update) and a later Apply under the same name conflicts on every
+    /// changed value (kubernetes/kubernetes#107417). Forcing that apply would fix the conflict but not removal:
+    /// a key dropped from the SecretSync stays, still owned by the POST's Update entry (apply never prunes a field
+    /// another manager owns). An Update-type patch under the same manager never conflicts with itself and sets
+    /// `data`, `labels` and `annotations` to exactly what the SecretSync says (the Secret is generated from it;
+    /// edits by others are overwritten at the next change, as drift repair does). `type` is set by the create
+    /// (Kubernetes makes it immutable).
+    func writeSecret(_ sync: SecretSync, data: [String: Data], mayBeAbsent: Bool) async throws {
         // A reconcile still running when leadership ended must not write: the new leader owns the Secrets now.
         try Task.checkCancellation()
         let object = sync.spec.secretObject
-        let name = sync.metadata.name ?? "", namespace = sync.metadata.namespace ?? ""
+        let name = sync.metadata.name ?? "", namespace = sync.metadata.namespace ?? "", uid = sync.metadata.uid ?? ""
         var labels = object.labels ?? [:]
         labels[SecretSync.managedLabel] = ""
-        var metadata: JSONValue = [
-            "name": .string(name), "namespace": .string(namespace),
-            "labels": .object(labels.mapValues { .string($0) }),
-            "ownerReferences": [["apiVersion": .string(SecretSync.resourceKind.apiVersion), "kind": "SecretSync", "name": .string(name), "uid": .string(sync.metadata.uid ?? "")]],
+        let annotations = object.annotations ?? [:]
+        if mayBeAbsent {
+            let owner = OwnerReference(apiVersion: SecretSync.resourceKind.apiVersion, kind: "SecretSync", name: name, uid: uid)
+            let secret = Secret(metadata: ObjectMeta(name: name, namespace: namespace, labels: labels, annotations: annotations.isEmpty ? nil : annotations,
+                                                     ownerReferences: [owner]), type: object.type ?? "Opaque", data: data)
+            do {
+                _ = try await client.create(secret, fieldManager: configuration.fieldManager)
+                await statistics.secretWritten()
+                return
+            } catch let error as KubernetesError where error.isAlreadyExists {
+                // Ours from an earlier run whose status write was lost, or someone else's: the patch's test decides.
+            } catch let error as KubernetesError {
+                throw SyncFailure(.controllerSyncFailed, "creating Secret \(namespace)/\(name) failed: \(error)")
+            }
+        }
+        let operations: [JSONValue] = [
+            ["op": "test", "path": "/metadata/ownerReferences/0/uid", "value": .string(uid)],
+            ["op": "add", "path": "/metadata/labels", "value": .object(labels.mapValues { .string($0) })],
+            ["op": "add", "path": "/metadata/annotations", "value": .object(annotations.mapValues { .string($0) })],
+            ["op": "add", "path": "/data", "value": .object(data.mapValues { .string($0.base64EncodedString()) })],
         ]
-        if let annotations = object.annotations, !annotations.isEmpty { metadata["annotations"] = .object(annotations.mapValues { .string($0) }) }
-        let config: JSONValue = ["apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": .string(object.type ?? "Opaque"),
-                                 "data": .object(data.mapValues { .string($0.base64EncodedString()) })]
         do {
-            _ = try await client.apply(Secret.self, name: name, namespace: namespace, configuration: config, fieldManager: configuration.fieldManager, force: force)
+            _ = try await client.patch(Secret.self, name: name, namespace: namespace, .json(operations), fieldManager: configuration.fieldManager)
             await statistics.secretWritten()
-        } catch let error as KubernetesError where error.isConflict {
-            throw SyncFailure(.controllerSyncFailed, "Secret \(namespace)/\(name) has fields set by another manager (\(error.reason ?? ""): \(Self.conflictDetail(error))); akvs does not force: remove those edits or delete the Secret and akvs recreates it")
+        } catch let error as KubernetesError where error.isNotFound && !mayBeAbsent {
+            // Deleted behind the controller's back since it last wrote: create it again.
+            try await writeSecret(sync, data: data, mayBeAbsent: true)
+        } catch let error as KubernetesError where error.code == 422 {
+            throw SyncFailure(.invalidClusterSecretLabelError, "Secret \(namespace)/\(name) already exists and is not owned by this SecretSync (no ownerReference to SecretSync \(name) uid \(uid)); akvs never overwrites it: delete or rename that Secret, or give the SecretSync another name")
         } catch let error as KubernetesError {
             throw SyncFailure(.controllerSyncFailed, "writing Secret \(namespace)/\(name) failed: \(error)")
         }
-    }
-
-    static func conflictDetail(_ error: KubernetesError) -> String {
-        if case .api(_, _, let message, _) = error { return message }
-        return error.description
     }
 
     /// PUT status with the informer's resourceVersion; false when it was stale (the caller retries).

@@ -11,7 +11,7 @@ public struct SyncConfiguration: Sendable {
     public var enablePartialSecretSync: Bool
     /// `--token-request-audience`.
     public var tokenAudience: String
-    /// Server-side apply field manager for the Secrets.
+    /// Field manager of the Secret writes (create and patch).
     public var fieldManager: String
     /// Concurrent reconciles.
     public var workers: Int

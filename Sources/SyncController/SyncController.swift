@@ -167,10 +167,12 @@ public struct SyncController: Sendable {
         }
     }
 
-    /// Never-synced SecretSyncs and those past their schedule go at once; others wait for their own due time.
+    /// Never-synced SecretSyncs, those past their schedule and those edited since their last success (e.g. while
+    /// no controller ran) go at once; others wait for their own due time.
     static func initialDelay(_ sync: SecretSync, configuration: SyncConfiguration, now: Date) -> Duration {
         guard let last = sync.status?.lastSuccessfulSyncTime, let lastDate = APITime.parse(last), !(sync.status?.syncHash ?? "").isEmpty,
-              sync.status?.conditions?.allSatisfy({ $0.status == "True" }) ?? false else { return .zero }
+              let conditions = sync.status?.conditions, conditions.allSatisfy({ $0.status == "True" }),
+              conditions.contains(where: { $0.observedGeneration == sync.metadata.generation }) else { return .zero }
         let due = lastDate.addingTimeInterval(seconds(configuration.refreshDelay(key: SyncConfiguration.scheduleKey(sync))))
         let wait = due.timeIntervalSince(now)
         return wait > 0 ? .milliseconds(Int(wait * 1000)) : .zero

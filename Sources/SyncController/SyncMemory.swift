@@ -1,20 +1,17 @@
 import Foundation
 
 /// What the controller remembers per SecretSync between reconciles (bounded by the number of SecretSyncs;
-/// forgotten when one is deleted): the last data written, for partial sync, and that the Secret is known to be ours.
+/// forgotten when one is deleted): the last data written, for partial sync and drift repair.
 actor SyncMemory {
     var lastData: [String: [String: Data]] = [:]
-    var owned: Set<String> = []
     var drifted: Set<String> = []
     /// What the last full success was made from (SecretSync generation, SPC uid and generation): a reconcile from
     /// anything else (an edit, a force, an SPC edit) must read the vault rather than shared results.
     var baselines: [String: String] = [:]
 
     func data(_ uid: String) -> [String: Data]? { lastData[uid] }
-    func remember(_ uid: String, data: [String: Data]) { lastData[uid] = data; owned.insert(uid) }
-    func isOwned(_ uid: String) -> Bool { owned.contains(uid) }
-    func markOwned(_ uid: String) { owned.insert(uid) }
-    func forget(_ uid: String) { lastData.removeValue(forKey: uid); owned.remove(uid); drifted.remove(uid); baselines.removeValue(forKey: uid) }
+    func remember(_ uid: String, data: [String: Data]) { lastData[uid] = data }
+    func forget(_ uid: String) { lastData.removeValue(forKey: uid); drifted.remove(uid); baselines.removeValue(forKey: uid) }
     func baseline(_ uid: String) -> String? { baselines[uid] }
     func recordBaseline(_ uid: String, _ baseline: String) { baselines[uid] = baseline }
     func markDrifted(_ uid: String) { drifted.insert(uid) }

@@ -65,6 +65,23 @@ import Testing
         }
     }
 
+    /// A fleet's creates (more distinct events than the series memory holds, all within the window) keep the
+    /// memory bounded and the trimming rare, and a recent event still aggregates.
+    @Test func distinctEventsBeyondTheSeriesCapacityStayBounded() async throws {
+        try await withCluster { _, client in
+            let owner = try await client.create(secret("fleet"))
+            let recorder = EventRecorder(client: client, controller: "akvs.io/test", instance: "node-1")
+            for i in 0..<5_000 {
+                await recorder.record(.normal, regarding: ObjectReference(owner), reason: "CreateSucceeded", action: "Create", note: "secret \(i)")
+            }
+            #expect(await recorder.rememberedSeries <= 4096)
+            await recorder.record(.normal, regarding: ObjectReference(owner), reason: "CreateSucceeded", action: "Create", note: "secret 4999")
+            let events = try await client.list(Event.self, namespace: "default").items
+            #expect(events.count == 5_000)
+            #expect(events.first { $0.note == "secret 4999" }?.series?.count == 2)
+        }
+    }
+
     @Test func throttledRequestsAreRetriedAfterRetryAfter() async throws {
         try await withCluster { server, client in
             await server.setFaults(.init(throttle: .init(count: 2, retryAfterSeconds: 1)))

@@ -85,4 +85,22 @@ import Testing
         #expect(await queue.next() == "a")
         #expect(await queue.depth == 1)
     }
+
+    /// A fleet's start: every key waiting in the ordinary lane, then each moved ahead (the informer's ADDED
+    /// events). Each move is O(1), so 100,000 take well under a second; each key still comes out once.
+    @Test func movingAFleetToTheUrgentLaneIsLinear() async throws {
+        let queue = WorkQueue<Int>()
+        let n = 100_000
+        for key in 0..<n { await queue.add(key) }
+        let start = ContinuousClock.now
+        for key in stride(from: n - 1, through: 0, by: -1) { await queue.addUrgent(key) }
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(await queue.depth == n)
+        var seen: [Int] = []
+        for _ in 0..<n { if let key = await queue.next() { seen.append(key); await queue.done(key) } }
+        #expect(seen.first == n - 1 && seen.last == 0 && Set(seen).count == n)
+        #expect(await queue.depth == 0)
+        await queue.add(7)
+        #expect(await queue.next() == 7)
+    }
 }
