@@ -223,7 +223,7 @@ let package = Package(
         .target(
             name: "Migration",
             dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "StructuredJSON",
-                           .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Yams", package: "Yams")]
         ),
         // `akvs validate`: offline lint of SecretProviderClass, SecretSync, AKVSync and workload manifests.
         .target(

@@ -1,6 +1,5 @@
 import Foundation
 import Kubernetes
-import Logging
 import SecretsStoreAPI
 import StructuredJSON
 
@@ -8,12 +7,8 @@ import StructuredJSON
 public struct Executor: Sendable {
     public static let fieldManager = "akvs-migrate"
     let client: KubernetesClient
-    /// The sync controller's field manager, which takes over handed-over Secrets.
-    let syncFieldManager: String
 
-    public init(client: KubernetesClient, syncFieldManager: String = "secrets-store-sync-controller") {
-        self.client = client; self.syncFieldManager = syncFieldManager
-    }
+    public init(client: KubernetesClient) { self.client = client }
 
     /// Applies `changes` in order (creates before handovers); returns them with what happened.
     public func apply(_ changes: [Change]) async -> [Change] {
@@ -81,9 +76,8 @@ public struct Executor: Sendable {
         _ = try await client.replace(try kind(object), body: body, fieldManager: Self.fieldManager)
     }
 
-    /// The CSI driver's synced Secret becomes the SecretSync's: owner reference, managed label, and its data
-    /// re-applied (same values, read here and sent back, never printed) under the sync controller's field
-    /// manager so that the controller's later applies do not conflict with the driver's old ownership.
+    /// The CSI driver's synced Secret becomes the SecretSync's: one JSON patch replaces its owner references, so the
+    /// controller's ownership test passes and its first write takes over data and labels (the values are never read).
     func handover(_ name: String, namespace: String, syncUID: String?) async throws {
         let uid: String
         if let syncUID { uid = syncUID } else {
@@ -92,20 +86,9 @@ public struct Executor: Sendable {
             }
             uid = found
         }
-        guard let secret = try await client.object(MigrationKinds.secret, name: name, namespace: namespace) else { return }
-        var labels = secret[path: ["metadata", "labels"]]?.objectValue ?? [:]
-        labels["secrets-store.sync.x-k8s.io"] = ""
-        labels["secrets-store.csi.k8s.io/managed"] = nil
-        let configuration: JSONValue = [
-            "apiVersion": "v1", "kind": "Secret", "type": secret["type"] ?? "Opaque", "data": secret["data"] ?? [:],
-            "metadata": ["name": .string(name), "namespace": .string(namespace), "labels": .object(labels),
-                         "ownerReferences": [["apiVersion": "secret-sync.x-k8s.io/v1alpha1", "kind": "SecretSync", "name": .string(name), "uid": .string(uid)]]],
-        ]
+        let owner: JSONValue = ["apiVersion": "secret-sync.x-k8s.io/v1alpha1", "kind": "SecretSync", "name": .string(name), "uid": .string(uid)]
         _ = try await client.patch(MigrationKinds.secret, name: name, namespace: namespace,
-                                   .json([["op": "replace", "path": "/metadata/ownerReferences",
-                                           "value": configuration[path: ["metadata", "ownerReferences"]] ?? []]]))
-        _ = try await client.applyObject(MigrationKinds.secret, name: name, namespace: namespace, configuration: configuration,
-                                         fieldManager: syncFieldManager, force: true)
+                                   .json([["op": "replace", "path": "/metadata/ownerReferences", "value": [owner]]]))
     }
 
     func waitGone(_ kind: ResourceKind, _ name: String, namespace: String) async throws {

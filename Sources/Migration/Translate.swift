@@ -145,7 +145,7 @@ public struct Translation: Sendable {
             if owners.contains(where: { $0.text("kind") == "SecretSync" }) { return changes }
             if owners.contains(where: { $0.text("kind") == "SecretProviderClassPodStatus" }) {
                 changes.append(Change("translate", entry.namespace, "Secret/\(name)", .handover,
-                                      "the CSI driver's synced Secret becomes SecretSync \(name)'s (owner and field manager change; its data stays, so env and volume consumers see no gap)"))
+                                      "the CSI driver's synced Secret becomes SecretSync \(name)'s (its owner changes; its data stays, so env and volume consumers see no gap)"))
             } else {
                 changes.append(Change("translate", entry.namespace, "Secret/\(name)", .blocked,
                                       "Secret \(name) exists and is not owned by the CSI driver; the SecretSync would never overwrite it: rename or delete it"))
