@@ -5,17 +5,17 @@ import StructuredJSON
 
 /// The kinds the doctor reads.
 enum Kinds {
-    static let pod = ResourceKind(group: "", version: "v1", kind: "Pod", plural: "pods")
-    static let secret = ResourceKind(group: "", version: "v1", kind: "Secret", plural: "secrets")
-    static let serviceAccount = ResourceKind(group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts")
+    static let pod = Pod.resourceKind
+    static let secret = Secret.resourceKind
+    static let serviceAccount = ServiceAccount.resourceKind
     static let event = ResourceKind(group: "", version: "v1", kind: "Event", plural: "events")
-    static let newEvent = ResourceKind(group: "events.k8s.io", version: "v1", kind: "Event", plural: "events")
+    static let newEvent = Event.resourceKind
     static let node = ResourceKind(group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false)
     static let csiNode = ResourceKind(group: "storage.k8s.io", version: "v1", kind: "CSINode", plural: "csinodes", namespaced: false)
     static let csiDriver = ResourceKind(group: "storage.k8s.io", version: "v1", kind: "CSIDriver", plural: "csidrivers", namespaced: false)
     static let daemonSet = ResourceKind(group: "apps", version: "v1", kind: "DaemonSet", plural: "daemonsets")
     static let deployment = ResourceKind(group: "apps", version: "v1", kind: "Deployment", plural: "deployments")
-    static let lease = ResourceKind(group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases")
+    static let lease = Lease.resourceKind
     static let crd = ResourceKind(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", namespaced: false)
     static let policy = ResourceKind(group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingAdmissionPolicy",
                                      plural: "validatingadmissionpolicies", namespaced: false)
@@ -94,10 +94,6 @@ struct EventSummary: Sendable {
 }
 
 extension JSONValue {
-    /// The string at a path of keys.
-    func text(_ path: String...) -> String? { self[path: path]?.stringValue }
-    /// The array at a path of keys (empty when absent).
-    func list(_ path: String...) -> [JSONValue] { self[path: path]?.arrayValue ?? [] }
     /// `namespace/name` of an object.
     var objectName: String {
         let name = text("metadata", "name") ?? ""

@@ -13,11 +13,7 @@ struct DriverInstall: Sendable {
     var syncSecret: Bool { flags.bool("enable-secret-sync") ?? true }
     var inProcessProvider: Bool { flags.values["azure-provider"] == "in-process" }
     /// From the pods-dir hostPath (`<kubeletRootDir>/pods`).
-    var kubeletRootDir: String? {
-        daemonSet.list("spec", "template", "spec", "volumes").compactMap { $0.text("hostPath", "path") }
-            .first { $0.hasSuffix("/pods") || $0.hasSuffix("/pods/") }
-            .map { String($0.dropLast($0.hasSuffix("/") ? 6 : 5)) }
-    }
+    var kubeletRootDir: String? { KubeletRootDir.of(daemonSet: daemonSet) }
 
     var settings: String {
         "enableSecretRotation=\(rotation), rotationPollInterval=\(rotationInterval), syncSecret.enabled=\(syncSecret), "

@@ -29,3 +29,13 @@ public struct ContainerFlags: Sendable {
     /// A boolean flag as Go's flag package reads it (true, 1, t).
     public func bool(_ name: String) -> Bool? { values[name].map { ["true", "1", "t"].contains($0.lowercased()) } }
 }
+
+/// Where a CSI driver DaemonSet expects kubelet: the root dir (`linux.kubeletRootDir`) behind its pods-dir hostPath.
+public enum KubeletRootDir {
+    /// `<root>` of the first `hostPath` ending in `/pods`; nil when the DaemonSet mounts none.
+    public static func of(daemonSet: JSONValue) -> String? {
+        daemonSet.list("spec", "template", "spec", "volumes").compactMap { $0.text("hostPath", "path") }
+            .first { $0.hasSuffix("/pods") || $0.hasSuffix("/pods/") }
+            .map { String($0.dropLast($0.hasSuffix("/") ? 6 : 5)) }
+    }
+}

@@ -203,11 +203,9 @@ public struct Inventory: Codable, Sendable {
         let main = containers.first { $0.text("name") == "secrets-store" } ?? containers.first
         let flags = ContainerFlags(main)
         let provider = ContainerFlags(snapshot.providerDaemonSets.first?.list("spec", "template", "spec", "containers").first)
-        let kubelet = ds.list("spec", "template", "spec", "volumes").compactMap { $0.text("hostPath", "path") }
-            .first { $0.hasSuffix("/pods") || $0.hasSuffix("/pods/") }.map { String($0.dropLast($0.hasSuffix("/") ? 6 : 5)) }
         return DriverSettings(daemonSet: ds.objectKey, enableSecretRotation: flags.bool("enable-secret-rotation") ?? false,
                               rotationPollInterval: flags.values["rotation-poll-interval"] ?? "2m", syncSecret: flags.bool("enable-secret-sync") ?? true,
-                              kubeletRootDir: kubelet,
+                              kubeletRootDir: KubeletRootDir.of(daemonSet: ds),
                               writeCertAndKeyInSeparateFiles: provider.bool("write-cert-and-key-in-separate-files") ?? flags.bool("write-cert-and-key-in-separate-files") ?? false)
     }
 }

@@ -1,12 +1,13 @@
+import Kubernetes
 import SecretsStoreAPI
 import StructuredJSON
 
 /// The kinds the migration reads and writes.
 public enum MigrationKinds {
-    static let pod = ResourceKind(group: "", version: "v1", kind: "Pod", plural: "pods")
-    static let secret = ResourceKind(group: "", version: "v1", kind: "Secret", plural: "secrets")
-    static let serviceAccount = ResourceKind(group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts")
-    static let namespace = ResourceKind(group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false)
+    static let pod = Pod.resourceKind
+    static let secret = Secret.resourceKind
+    static let serviceAccount = ServiceAccount.resourceKind
+    static let namespace = Namespace.resourceKind
     static let deployment = ResourceKind(group: "apps", version: "v1", kind: "Deployment", plural: "deployments")
     static let statefulSet = ResourceKind(group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets")
     static let daemonSet = ResourceKind(group: "apps", version: "v1", kind: "DaemonSet", plural: "daemonsets")
@@ -64,8 +65,6 @@ public struct Workload: Sendable {
 }
 
 extension JSONValue {
-    func text(_ path: String...) -> String? { self[path: path]?.stringValue }
-    func list(_ path: String...) -> [JSONValue] { self[path: path]?.arrayValue ?? [] }
     var objectKey: String { "\(text("metadata", "namespace") ?? "")/\(text("metadata", "name") ?? "")" }
 
     /// The manifest as a user would keep it: no server-set metadata, no status.

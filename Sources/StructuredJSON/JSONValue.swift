@@ -84,3 +84,11 @@ extension JSONValue {
         return (try? encoder.encode(self)) ?? Data("null".utf8)
     }
 }
+
+extension JSONValue {
+    /// The string at a path of object keys (nil when absent or not a string).
+    public func text(_ path: String...) -> String? { self[path: path]?.stringValue }
+
+    /// The array at a path of object keys (empty when absent or not an array).
+    public func list(_ path: String...) -> [JSONValue] { self[path: path]?.arrayValue ?? [] }
+}
