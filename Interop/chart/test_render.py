@@ -145,10 +145,9 @@ def test_rotation_settings(render):
     assert flag(args, "rotation-poll-interval") == "3m"
     assert flag(args, "enable-secret-sync") == "true"
     assert r.get("CSIDriver", "secrets-store.csi.k8s.io")["spec"]["requiresRepublish"] is True
-    # syncSecret.enabled grants the driver Secrets.
+    # syncSecret.enabled grants the driver what SecretObjectSync calls on Secrets: get, create, update.
     role = r.get("ClusterRole", f"{DRIVER}-syncsecret")
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"],
-                              "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "get", "update"]}]
     binding = r.get("ClusterRoleBinding", f"{DRIVER}-syncsecret")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": DRIVER, "namespace": "kube-system"}]
 
@@ -237,9 +236,11 @@ def test_two_replicas(render):
     dep = r.get("Deployment", SYNC)
     assert dep["spec"]["replicas"] == 2
     assert "leader-elect" in flag_values(sync_args(r))
-    lease_rules = r.get("Role", f"{SYNC}-leader-election")["rules"]
-    assert any(rule["apiGroups"] == ["coordination.k8s.io"] and "leases" in rule["resources"]
-               and {"get", "create", "update"} <= set(rule["verbs"]) for rule in lease_rules)
+    lease_verbs = set()
+    for rule in r.get("Role", f"{SYNC}-leader-election")["rules"]:
+        if rule["apiGroups"] == ["coordination.k8s.io"] and "leases" in rule["resources"]:
+            lease_verbs |= set(rule["verbs"])
+    assert lease_verbs == {"get", "create", "update"}
 
 
 def test_both_roles(render):
@@ -452,39 +453,97 @@ def rules_by_resource(role):
     return out
 
 
-def test_sync_cluster_role_is_upstreams(render):
+def test_sync_cluster_role_grants_what_the_controller_calls(render):
+    """Sources/SyncController: informers (list, watch) on SecretSyncs and SecretProviderClasses, status by PUT,
+    Secrets by POST then JSON patch, TokenRequests, events.k8s.io Events (create, patch of a series). Upstream's
+    role also grants core events and get/patch it never uses here."""
     rules = rules_by_resource(render(["syncController.enabled=true"]).get("ClusterRole", SYNC))
     assert rules == {
-        ("", "events"): {"create", "patch"},
         ("events.k8s.io", "events"): {"create", "patch"},
         ("", "secrets"): {"create", "patch"},
         ("", "serviceaccounts/token"): {"create"},
-        ("secrets-store.csi.x-k8s.io", "secretproviderclasses"): {"get", "list", "watch"},
-        ("secret-sync.x-k8s.io", "secretsyncs"): {"get", "list", "watch"},
-        ("secret-sync.x-k8s.io", "secretsyncs/status"): {"get", "patch", "update"},
+        ("secrets-store.csi.x-k8s.io", "secretproviderclasses"): {"list", "watch"},
+        ("secret-sync.x-k8s.io", "secretsyncs"): {"list", "watch"},
+        ("secret-sync.x-k8s.io", "secretsyncs/status"): {"update"},
     }
 
 
 def test_sync_extra_roles(render):
     r = render(["syncController.enabled=true"])
     akv = rules_by_resource(r.get("ClusterRole", f"{SYNC}-akvsync"))
-    assert akv[("secret-sync.x-k8s.io", "akvsyncs")] == {"get", "list", "watch"}
-    assert akv[("secret-sync.x-k8s.io", "akvsyncs/status")] == {"get", "patch", "update"}
+    assert akv == {
+        ("secret-sync.x-k8s.io", "akvsyncs"): {"list", "watch"},
+        ("secret-sync.x-k8s.io", "akvsyncs/status"): {"update"},
+        ("secret-sync.x-k8s.io", "secretsyncs"): {"create", "update", "delete"},
+        ("secrets-store.csi.x-k8s.io", "secretproviderclasses"): {"create", "update"},
+    }
     assert f"{SYNC}-drift-repair" not in r.names("ClusterRole")
     role = r.get("Role", f"{SYNC}-leader-election")
-    secret_rules = [rule for rule in role["rules"] if "secrets" in rule["resources"]]
-    assert secret_rules == [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["akvs-sync-controller-hash-key"], "verbs": ["get"]}]
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["29f1d54e.secret-sync.x-k8s.io"], "verbs": ["get", "update"]},
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["akvs-sync-controller-hash-key"], "verbs": ["get"]},
+    ]
     drift = render(["syncController.enabled=true", "syncController.enableDriftRepair=true"])
     assert rules_by_resource(drift.get("ClusterRole", f"{SYNC}-drift-repair")) == {("", "secrets"): {"list", "watch"}}
     assert "enable-drift-repair" in flag_values(sync_args(drift))
 
 
 def test_driver_cluster_role(render):
+    """Sources/CSIDriver: the SPC by name, SecretProviderClassPodStatus create/get/update/delete and a list by node
+    label, events.k8s.io Events. No pods, CSIDrivers, Secrets (without syncSecret) or serviceaccounts/token: kubelet
+    hands the pod's details and tokens over (podInfoOnMount, tokenRequests)."""
     rules = rules_by_resource(render().get("ClusterRole", DRIVER))
-    assert rules[("secrets-store.csi.x-k8s.io", "secretproviderclasses")] == {"get", "list", "watch"}
-    assert rules[("secrets-store.csi.x-k8s.io", "secretproviderclasspodstatuses")] >= {"create", "get", "update", "delete", "list"}
-    assert rules[("events.k8s.io", "events")] >= {"create", "patch"}
-    assert ("", "secrets") not in rules
+    assert rules == {
+        ("events.k8s.io", "events"): {"create", "patch"},
+        ("secrets-store.csi.x-k8s.io", "secretproviderclasses"): {"get"},
+        ("secrets-store.csi.x-k8s.io", "secretproviderclasspodstatuses"): {"create", "delete", "get", "list", "update"},
+    }
+    for combination in COMBINATIONS.values():
+        for role in render(combination).of_kind("ClusterRole") + render(combination).of_kind("Role"):
+            if role["metadata"]["name"].startswith(DRIVER):
+                assert ("", "serviceaccounts/token") not in rules_by_resource(role), role["metadata"]["name"]
+
+
+def test_api_token_only_in_the_containers_that_call_the_api(render):
+    """No pod mounts a service-account token automatically; the driver's and the controller's akvs containers
+    mount the projected token themselves, sidecars and the provider get none."""
+    r = render(COMBINATIONS["everything"] + ["syncController.providerContainers[0].name=other-provider",
+                                             "syncController.providerContainers[0].image=example/provider:1"])
+    for w in r.workloads():
+        spec = w["spec"]["template"]["spec"]
+        assert spec["automountServiceAccountToken"] is False, w["metadata"]["name"]
+        for c in spec["containers"]:
+            mounted = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+            calls_api = c.get("command", [None, None])[:2] in (["/akvs", "csi-driver"], ["/akvs", "sync-controller"])
+            assert (mounted.get("/var/run/secrets/kubernetes.io/serviceaccount") == "kube-api-access") is calls_api, (w["metadata"]["name"], c["name"])
+    for name in (DRIVER, SYNC, PROVIDER):
+        assert r.get("ServiceAccount", name)["automountServiceAccountToken"] is False
+    volume = volumes(r.get("Deployment", SYNC))["kube-api-access"]["projected"]["sources"]
+    assert volume[0]["serviceAccountToken"]["path"] == "token"
+    assert volume[1]["configMap"]["name"] == "kube-root-ca.crt"
+    assert volume[2]["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"] == "metadata.namespace"
+
+
+def test_security_contexts(render):
+    """seccomp RuntimeDefault on every pod; read-only root file systems; capabilities dropped everywhere but in
+    the privileged driver container (which has them all: the runtime ignores a drop list there)."""
+    r = render(COMBINATIONS["everything"])
+    for w in r.workloads():
+        spec = w["spec"]["template"]["spec"]
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, w["metadata"]["name"]
+        for c in spec["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True, c["name"]
+            if sc.get("privileged"):
+                assert c["name"] == "secrets-store" and "capabilities" not in sc
+            else:
+                assert sc["allowPrivilegeEscalation"] is False, c["name"]
+                assert sc["capabilities"]["drop"] == ["ALL"], c["name"]
+            assert "livenessProbe" in c or c["name"] in ("node-driver-registrar", "liveness-probe"), c["name"]
+    for name in (DRIVER, PROVIDER):
+        c = [c for c in containers(r.get("DaemonSet", name)) if c["command"][0] == "/akvs"][0] if name == PROVIDER else container(r.get("DaemonSet", name), "secrets-store")
+        assert c["readinessProbe"]["httpGet"]["port"] == "healthz"
 
 
 def test_rbac_install_false(render):
@@ -520,3 +579,4 @@ def test_one_process_node_role(render):
     default = render([])
     assert "--azure-provider=in-process" not in container(default.get("DaemonSet", DRIVER), "secrets-store")["args"]
     assert len(default.of_kind("DaemonSet")) == 2, "the default keeps the provider DaemonSet (seed-compatible layout)"
+

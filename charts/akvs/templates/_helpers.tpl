@@ -190,3 +190,36 @@ false
 {{- define "akvs.syncOn" -}}
 {{- if .Values.syncController.enabled }}true{{ end -}}
 {{- end -}}
+
+{{/*
+The Kubernetes API credentials of a role that calls the API (driver, sync controller), mounted into the
+akvs container only: the pod sets automountServiceAccountToken false, so sidecars (node-driver-registrar,
+livenessprobe, provider containers) get no token. The same three files the automatic mount gives (a bound
+token kubelet refreshes, the cluster CA, the namespace), at the same path, which `akvs` reads in-cluster.
+*/}}
+{{- define "akvs.apiAccessVolume" -}}
+- name: kube-api-access
+  projected:
+    defaultMode: 420
+    sources:
+      - serviceAccountToken:
+          path: token
+          expirationSeconds: 3607
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+      - downwardAPI:
+          items:
+            - path: namespace
+              fieldRef:
+                apiVersion: v1
+                fieldPath: metadata.namespace
+{{- end -}}
+{{- define "akvs.apiAccessMount" -}}
+- name: kube-api-access
+  mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+  readOnly: true
+{{- end -}}
+
