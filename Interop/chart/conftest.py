@@ -59,6 +59,8 @@ COMBINATIONS: Dict[str, List[str]] = {
                     "linux.volumes[0].name=cloud", "linux.volumes[0].hostPath.path=/etc/kubernetes",
                     "linux.volumeMounts[0].name=cloud", "linux.volumeMounts[0].mountPath=/etc/kubernetes", "linux.volumeMounts[0].readOnly=true"],
     "aks-names": ["fullnameOverride=aks", "syncController.enabled=true"],
+    "hardened": ["syncController.enabled=true", "image.digest=sha256:" + "0123456789abcdef" * 4, "networkPolicy.enabled=true",
+                 "linux.hostNetwork=false", "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=observability"],
     "everything": [
         "syncController.enabled=true",
         "syncController.enableDriftRepair=true",

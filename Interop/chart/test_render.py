@@ -580,3 +580,40 @@ def test_one_process_node_role(render):
     assert "--azure-provider=in-process" not in container(default.get("DaemonSet", DRIVER), "secrets-store")["args"]
     assert len(default.of_kind("DaemonSet")) == 2, "the default keeps the provider DaemonSet (seed-compatible layout)"
 
+
+# --- NetworkPolicy ----------------------------------------------------------------------------------------------------
+
+
+def test_network_policies_are_opt_in(render):
+    for combination, settings in COMBINATIONS.items():
+        if "networkPolicy.enabled=true" not in settings:
+            assert not render(settings).of_kind("NetworkPolicy"), combination
+
+
+def test_network_policies(render):
+    r = render(COMBINATIONS["hardened"])
+    policies = {p["metadata"]["name"]: p for p in r.of_kind("NetworkPolicy")}
+    assert sorted(policies) == [DRIVER, PROVIDER, SYNC]
+    metrics = {DRIVER: 8095, PROVIDER: 8898, SYNC: 8085}
+    for w in r.workloads():
+        spec = policies[w["metadata"]["name"]]["spec"]
+        labels = w["spec"]["template"]["metadata"]["labels"]
+        assert all(labels[k] == v for k, v in spec["podSelector"]["matchLabels"].items())
+        assert spec["policyTypes"] == ["Ingress", "Egress"]
+        assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": metrics[w["metadata"]["name"]]}],
+                                    "from": [{"namespaceSelector": {"matchLabels": {"team": "observability"}}}]}]
+        egress = spec["egress"]
+        assert {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]} in egress
+        assert {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]} in egress
+        imds = {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"port": 80, "protocol": "TCP"}]}
+        # The driver reaches no vault unless it serves provider azure itself.
+        assert (imds in egress) is (w["metadata"]["name"] != DRIVER)
+    # The provider's pods leave the host network so that the policy applies to them.
+    assert "hostNetwork" not in r.get("DaemonSet", PROVIDER)["spec"]["template"]["spec"]
+    one = render(COMBINATIONS["one-process"] + ["networkPolicy.enabled=true", "networkPolicy.egressTCPPorts[0]=8443",
+                                                  "networkPolicy.extraEgress[0].ports[0].port=3128"])
+    egress = one.get("NetworkPolicy", DRIVER)["spec"]["egress"]
+    assert {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"port": 80, "protocol": "TCP"}]} in egress
+    assert {"ports": [{"port": 8443, "protocol": "TCP"}]} in egress
+    assert egress[-1] == {"ports": [{"port": 3128}]}
+    assert "from" not in one.get("NetworkPolicy", DRIVER)["spec"]["ingress"][0], "no metricsFrom: anyone may scrape"

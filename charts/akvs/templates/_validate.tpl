@@ -21,6 +21,11 @@ logVerbosity: ""
 logFormatJSON: ""
 rbac:
   install: ""
+networkPolicy:
+  enabled: ""
+  egressTCPPorts: ""
+  metricsFrom: ""
+  extraEgress: ""
 csiDriver:
   enabled: ""
 constructPEMChain: ""
