@@ -3,7 +3,7 @@ the API server does: matchConstraints, then matchConditions, then variables and 
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import List, Optional
 
 import pytest
 
@@ -11,47 +11,25 @@ from conftest import COMBINATIONS
 
 celpy = pytest.importorskip("celpy", reason="pip install cel-python (Interop/chart/requirements.txt)")
 
+import admission  # noqa: E402
+
 CONTROLLER = "system:serviceaccount:kube-system:akvs-secrets-store-sync-controller"
 PREFIX = "akvs-secrets-store-sync-controller-"
 
 
-def evaluate(expression: str, activation: Dict[str, Any]) -> Any:
-    env = celpy.Environment()
-    return env.program(env.compile(expression)).evaluate({k: celpy.json_to_cel(v) for k, v in activation.items()})
-
-
 class Policies:
+    """The sync controller's policies of a rendered chart (admission.Policies), answering by policy suffix."""
+
     def __init__(self, rendered):
-        self.policies = {p["metadata"]["name"]: p for p in rendered.of_kind("ValidatingAdmissionPolicy")}
-        self.bindings = rendered.of_kind("ValidatingAdmissionPolicyBinding")
+        self.all = admission.Policies(rendered.objects)
+        self.policies = {n: p for n, p in self.all.policies.items() if n.startswith(PREFIX)}
 
     def admit(self, operation: str, resource: str, namespace: str, name: str, obj: Optional[dict],
               old: Optional[dict] = None, user: str = CONTROLLER) -> List[str]:
         """The names of the policies that deny the request (empty: admitted)."""
-        denied = []
-        bound = {b["spec"]["policyName"]: b for b in self.bindings}
-        for pname, policy in self.policies.items():
-            assert pname in bound and bound[pname]["spec"]["validationActions"] == ["Deny"], pname
-            spec = policy["spec"]
-            rules = spec["matchConstraints"]["resourceRules"]
-            if not any(operation in r["operations"] and resource in r["resources"] for r in rules):
-                continue
-            request = {"operation": operation, "namespace": namespace, "name": name,
-                       "userInfo": {"username": user}}
-            base = {"request": request, "object": obj, "oldObject": old}
-            if not all(bool(evaluate(c["expression"], base)) for c in spec.get("matchConditions", [])):
-                continue
-            variables = {}
-            for v in spec.get("variables", []):
-                variables[v["name"]] = bool(evaluate(v["expression"], {**base, "variables": variables}))
-            for validation in spec["validations"]:
-                try:
-                    ok = bool(evaluate(validation["expression"], {**base, "variables": variables}))
-                except Exception:  # an evaluation error with failurePolicy Fail denies
-                    ok = False
-                if not ok:
-                    denied.append(pname[len(PREFIX):])
-        return sorted(denied)
+        request = admission.Request(operation=operation, group="", resource=resource, namespace=namespace, name=name,
+                                    object=obj, old_object=old, user=user)
+        return sorted({d.policy[len(PREFIX):] for d in self.all.review(request) if d.policy.startswith(PREFIX)})
 
 
 @pytest.fixture(scope="module")

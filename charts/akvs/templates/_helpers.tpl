@@ -223,3 +223,27 @@ token kubelet refreshes, the cluster CA, the namespace), at the same path, which
   readOnly: true
 {{- end -}}
 
+{{/* The tenant policy's matchConstraints. Arg: dict selector rules. */}}
+{{- define "akvs.tenantMatch" -}}
+namespaceSelector:
+  {{- toYaml (.selector | default dict) | nindent 2 }}
+resourceRules:
+  {{- range .rules }}
+  - apiGroups: [{{ .group | quote }}]
+    apiVersions: ["*"]
+    operations: [{{ range $i, $op := .operations }}{{ if $i }}, {{ end }}{{ $op | quote }}{{ end }}]
+    resources: [{{ range $i, $r := .resources }}{{ if $i }}, {{ end }}{{ $r | quote }}{{ end }}]
+  {{- end }}
+{{- end }}
+{{/* A tenant policy's binding. Arg: dict name labels. */}}
+{{- define "akvs.tenantBinding" -}}
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: {{ .name }}-binding
+  labels:
+    {{- .labels | nindent 4 }}
+spec:
+  policyName: {{ .name }}
+  validationActions: [Deny]
+{{- end }}

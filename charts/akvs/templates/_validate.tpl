@@ -26,6 +26,13 @@ networkPolicy:
   egressTCPPorts: ""
   metricsFrom: ""
   extraEgress: ""
+policy:
+  enabled: ""
+  namespaceSelector: ""
+  forbidNodePublishSecretRef: ""
+  forbidNodeIdentities: ""
+  allowedVaults: ""
+  allowedCloudEnvDirs: ""
 csiDriver:
   enabled: ""
 constructPEMChain: ""
@@ -271,6 +278,16 @@ times 4, plus 1 when they have the same parent (which so only breaks ties). Arg:
 {{- end -}}
 {{- if (index .Values "secrets-store-csi-driver").windows.enabled -}}
 {{- fail "akvs: secrets-store-csi-driver.windows.enabled=true: akvs runs on Linux nodes only" -}}
+{{- end -}}
+{{- if .Values.policy.enabled -}}
+{{- if not (include "akvs.vapSupported" .) -}}
+{{- fail "akvs: policy.enabled=true needs ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, Kubernetes 1.30+), which this cluster does not serve; the tenant policy was not installed" -}}
+{{- end -}}
+{{- range .Values.policy.allowedCloudEnvDirs -}}
+{{- if regexMatch "(^|/)[.][.]?(/|$)" (trimPrefix "/" (toString .)) -}}
+{{- fail (printf "akvs: policy.allowedCloudEnvDirs entry %q has a '.' or '..' segment; give the folder as an absolute path without them (for example /etc/kubernetes)" .) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- if and .Values.syncController.enabled .Values.syncController.validatingAdmissionPolicies.applyPolicies (not .Values.syncController.tokenRequestAudience) -}}
 {{- fail "akvs: syncController.tokenRequestAudience is empty: the token admission policy would refuse every token; set an audience (api://AzureADTokenExchange)" -}}
