@@ -16,6 +16,15 @@ public struct Secret: APIObject, Equatable {
     public init(metadata: ObjectMeta, type: String? = "Opaque", data: [String: Data]? = nil) {
         self.metadata = metadata; self.type = type; self.data = data
     }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        (apiVersion, kind) = try c.typeMeta(Self.self)
+        metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
+        type = try c.decodeIfPresent(String.self, forKey: .type)
+        data = try c.decodeIfPresent([String: Data].self, forKey: .data)
+        immutable = try c.decodeIfPresent(Bool.self, forKey: .immutable)
+    }
 }
 
 /// `v1` ConfigMap.
@@ -26,6 +35,13 @@ public struct ConfigMap: APIObject, Equatable {
     public var metadata: ObjectMeta
     public var data: [String: String]?
     public init(metadata: ObjectMeta, data: [String: String]? = nil) { self.metadata = metadata; self.data = data }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        (apiVersion, kind) = try c.typeMeta(Self.self)
+        metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
+        data = try c.decodeIfPresent([String: String].self, forKey: .data)
+    }
 }
 
 /// `v1` Namespace.
@@ -35,6 +51,12 @@ public struct Namespace: APIObject, Equatable {
     public var kind = "Namespace"
     public var metadata: ObjectMeta
     public init(name: String, labels: [String: String]? = nil) { metadata = ObjectMeta(name: name, labels: labels) }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        (apiVersion, kind) = try c.typeMeta(Self.self)
+        metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
+    }
 }
 
 /// `v1` ServiceAccount.
@@ -44,6 +66,12 @@ public struct ServiceAccount: APIObject, Equatable {
     public var kind = "ServiceAccount"
     public var metadata: ObjectMeta
     public init(metadata: ObjectMeta) { self.metadata = metadata }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        (apiVersion, kind) = try c.typeMeta(Self.self)
+        metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
+    }
 }
 
 /// `v1` Pod: the fields akvs reads.
@@ -63,6 +91,12 @@ public struct Pod: APIObject, Equatable {
         }
     }
     public init(metadata: ObjectMeta, spec: Spec? = nil) { self.metadata = metadata; self.spec = spec }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        (apiVersion, kind) = try c.typeMeta(Self.self)
+        metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
+        spec = try c.decodeIfPresent(Spec.self, forKey: .spec)
+    }
 }
 
 /// `coordination.k8s.io/v1` Lease, for leader election.
@@ -84,6 +118,12 @@ public struct Lease: APIObject, Equatable {
         }
     }
     public init(metadata: ObjectMeta, spec: Spec? = nil) { self.metadata = metadata; self.spec = spec }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        (apiVersion, kind) = try c.typeMeta(Self.self)
+        metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
+        spec = try c.decodeIfPresent(Spec.self, forKey: .spec)
+    }
 }
 
 /// `events.k8s.io/v1` Event.
@@ -106,6 +146,36 @@ public struct Event: APIObject, Equatable {
     public struct Series: Codable, Sendable, Equatable {
         public var count: Int
         public var lastObservedTime: String
+    }
+}
+
+extension Event {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        (apiVersion, kind) = try c.typeMeta(Self.self)
+        metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
+        eventTime = try c.decodeIfPresent(String.self, forKey: .eventTime)
+        series = try c.decodeIfPresent(Series.self, forKey: .series)
+        reportingController = try c.decodeIfPresent(String.self, forKey: .reportingController)
+        reportingInstance = try c.decodeIfPresent(String.self, forKey: .reportingInstance)
+        action = try c.decodeIfPresent(String.self, forKey: .action)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason)
+        regarding = try c.decodeIfPresent(ObjectReference.self, forKey: .regarding)
+        note = try c.decodeIfPresent(String.self, forKey: .note)
+        type = try c.decodeIfPresent(String.self, forKey: .type)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// `apiVersion` and `kind`, defaulting to the type's own: kube-apiserver leaves both out of the items of a
+    /// built-in kind's list.
+    func typeMeta<T: APIObject>(_ type: T.Type) throws -> (apiVersion: String, kind: String) {
+        func value(_ name: String, _ fallback: String) throws -> String {
+            guard let key = Key(stringValue: name) else { return fallback }
+            let text = try decodeIfPresent(String.self, forKey: key) ?? ""
+            return text.isEmpty ? fallback : text
+        }
+        return (try value("apiVersion", T.resourceKind.apiVersion), try value("kind", T.resourceKind.kind))
     }
 }
 

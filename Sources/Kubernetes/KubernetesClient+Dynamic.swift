@@ -22,10 +22,24 @@ extension KubernetesClient {
             let query = Self.query([("labelSelector", labelSelector), ("fieldSelector", fieldSelector), ("limit", "500"), ("continue", next)])
             let reply = try await send(.GET, Self.path(kind, namespace: kind.namespaced ? namespace : nil) + query)
             let page = try Self.decode(JSONValue.self, reply.body)
-            items += page["items"]?.arrayValue ?? []
+            items += Self.completedItems(of: page, kind: kind)
             next = page[path: ["metadata", "continue"]]?.stringValue
         } while !(next ?? "").isEmpty
         return items
+    }
+
+    /// The items of a list reply, each with `apiVersion` and `kind`: kube-apiserver leaves both out of the items of
+    /// a built-in kind's list (custom resources keep them), so they come from the list itself, as client-go does.
+    static func completedItems(of page: JSONValue, kind: ResourceKind) -> [JSONValue] {
+        let listKind = page["kind"]?.stringValue ?? ""
+        let itemKind = listKind.hasSuffix("List") ? String(listKind.dropLast(4)) : kind.kind
+        let apiVersion = page["apiVersion"]?.stringValue ?? kind.apiVersion
+        return (page["items"]?.arrayValue ?? []).map { item in
+            guard case .object(var members) = item else { return item }
+            if members["kind"]?.stringValue?.isEmpty ?? true { members["kind"] = .string(itemKind.isEmpty ? kind.kind : itemKind) }
+            if members["apiVersion"]?.stringValue?.isEmpty ?? true { members["apiVersion"] = .string(apiVersion) }
+            return .object(members)
+        }
     }
 
     /// POST of a JSON body (e.g. a SubjectAccessReview); the server's reply.
