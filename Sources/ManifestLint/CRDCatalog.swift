@@ -1,3 +1,4 @@
+import SecretsStoreAPI
 import Yams
 
 /// The CRDs of charts/akvs/crds (embedded at build time), by group, kind and version.
@@ -20,7 +21,7 @@ struct CRDCatalog: Sendable {
     private var definitions: [String: Definition] = [:]
 
     /// Parses the embedded CRD files; a broken embedded file is a build defect, caught by the tests.
-    init(files: [String: String] = CRDCatalog.embeddedFiles) {
+    init(files: [String: String] = CRDManifests.files) {
         for text in files.values {
             guard let documents = try? Yams.compose_all(yaml: text) else { continue }
             for document in documents {
@@ -47,5 +48,5 @@ struct CRDCatalog: Sendable {
 
 extension ManifestLinter {
     /// The embedded copy of a chart CRD file (without its final newline restored), for the drift test.
-    public static func embeddedCRD(_ fileName: String) -> String? { CRDCatalog.embeddedFiles[fileName].map { $0 + "\n" } }
+    public static func embeddedCRD(_ fileName: String) -> String? { CRDManifests.files[fileName].map { $0 + "\n" } }
 }
