@@ -190,7 +190,8 @@ def _resolve_binary() -> Path:
     return binary
 
 
-def start_kube_test_server(tmp_path_factory: pytest.TempPathFactory, name: str = "kube") -> KubeTestServer:
+def start_kube_test_server(tmp_path_factory: pytest.TempPathFactory, name: str = "kube",
+                           bookmark_interval_seconds: float = BOOKMARK_INTERVAL_SECONDS) -> KubeTestServer:
     binary = _resolve_binary()
     state_dir = tmp_path_factory.mktemp(f"{name}-state")
     stderr_path = state_dir.parent / f"{state_dir.name}-stderr.log"
@@ -199,7 +200,7 @@ def start_kube_test_server(tmp_path_factory: pytest.TempPathFactory, name: str =
         "--state-dir",
         str(state_dir),
         "--bookmark-interval-seconds",
-        str(BOOKMARK_INTERVAL_SECONDS),
+        str(bookmark_interval_seconds),
     ]
     with open(stderr_path, "wb") as stderr_file:
         process = subprocess.Popen(

@@ -38,19 +38,40 @@ struct APIError: Error, Sendable {
     }
     /// `kind` is qualified like the API server does it, e.g. `TokenRequest.authentication.k8s.io`.
     static func invalid(kind: String, _ name: String, field: String, value: String, _ why: String) -> APIError {
-        APIError(code: 422, reason: "Invalid", message: "\(kind) \"\(name)\" is invalid: \(field): Invalid value: \(value): \(why)",
-                 details: ["name": .string(name), "kind": .string(kind.split(separator: ".").first.map(String.init) ?? kind),
-                           "causes": [["reason": "FieldValueInvalid", "message": .string("Invalid value: \(value): \(why)"), "field": .string(field)]]])
+        invalid(kind: kind, name, causes: [FieldCause(reason: "FieldValueInvalid", field: field, message: "Invalid value: \(value): \(why)")])
     }
     static func required(kind: String, _ name: String, field: String, _ why: String) -> APIError {
-        APIError(code: 422, reason: "Invalid", message: "\(kind) \"\(name)\" is invalid: \(field): Required value: \(why)",
-                 details: ["name": .string(name), "kind": .string(kind.split(separator: ".").first.map(String.init) ?? kind),
-                           "causes": [["reason": "FieldValueRequired", "message": .string("Required value: \(why)"), "field": .string(field)]]])
+        invalid(kind: kind, name, causes: [FieldCause(reason: "FieldValueRequired", field: field, message: "Required value: \(why)")])
+    }
+    /// 422 Invalid with every cause, worded as kube-apiserver words it: one cause inline, several in brackets;
+    /// `details` names the kind (unqualified) and group, and the object's name when it has one.
+    static func invalid(kind qualified: String, _ name: String, causes: [FieldCause]) -> APIError {
+        let parts = qualified.split(separator: ".", maxSplits: 1).map(String.init)
+        let listed = causes.map { "\($0.field): \($0.message)" }
+        var details: JSONValue = ["kind": .string(parts[0]), "causes": .array(causes.map(\.json))]
+        if !name.isEmpty { details["name"] = .string(name) }
+        if parts.count > 1 { details["group"] = .string(parts[1]) }
+        return APIError(code: 422, reason: "Invalid",
+                        message: "\(qualified) \"\(name)\" is invalid: " + (listed.count == 1 ? listed[0] : "[\(listed.joined(separator: ", "))]"),
+                        details: details)
+    }
+    /// 403 Forbidden for a write into a namespace that is being deleted.
+    static func namespaceTerminating(_ d: ResourceDefinition, _ name: String, namespace: String) -> APIError {
+        var details = details(d, name)
+        details["causes"] = [["reason": "NamespaceTerminating", "message": .string("namespace \(namespace) is being terminated"), "field": "metadata.namespace"]]
+        return APIError(code: 403, reason: "Forbidden",
+                        message: "\(qualified(d)) \"\(name)\" is forbidden: unable to create new content in namespace \(namespace) because it is being terminated",
+                        details: details)
+    }
+    static func forbidden(_ d: ResourceDefinition, _ name: String, _ why: String) -> APIError {
+        APIError(code: 403, reason: "Forbidden", message: "\(qualified(d)) \"\(name)\" is forbidden: \(why)", details: details(d, name))
     }
     static func badRequest(_ message: String) -> APIError { APIError(code: 400, reason: "BadRequest", message: message) }
     static func methodNotAllowed(_ message: String) -> APIError { APIError(code: 405, reason: "MethodNotAllowed", message: message) }
-    static func unsupportedMediaType(_ type: String) -> APIError {
-        APIError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got \(type))")
+    /// Custom resources accept no strategic merge patch, so it is missing from their list.
+    static func unsupportedMediaType(custom: Bool) -> APIError {
+        APIError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: "
+                 + "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml" + (custom ? "" : ", application/strategic-merge-patch+json"))
     }
     static func expired(_ message: String) -> APIError { APIError(code: 410, reason: "Expired", message: message) }
     static let unauthorized = APIError(code: 401, reason: "Unauthorized", message: "Unauthorized")

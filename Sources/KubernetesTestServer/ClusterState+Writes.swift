@@ -24,27 +24,39 @@ extension ClusterState {
             throw .invalid(kind: Self.qualifiedKind(d), "", field: "metadata.name", value: "\"\"", "name or generateName is required")
         }
         try Self.validateName(d, name)
-        if d.kind.namespaced, let namespace, !exists(ResourceRegistry.namespaces, namespace: nil, name: namespace) {
-            throw .namespaceNotFound(namespace)
+        if d.kind.namespaced, let namespace {
+            guard let ns = store[ResourceRegistry.namespaces]?[ObjectKey(namespace: nil, name: namespace)] else { throw .namespaceNotFound(namespace) }
+            if ns.value[path: ["metadata", "deletionTimestamp"]] != nil { throw .namespaceTerminating(d, name, namespace: namespace) }
         }
         let key = ObjectKey(namespace: d.kind.namespaced ? namespace : nil, name: name)
-        guard store[d.kind]?[key] == nil else { throw .alreadyExists(d, name) }
+        guard store[d.kind]?[key] == nil else {
+            if d.kind == ResourceRegistry.namespaces, store[d.kind]?[key]?.value[path: ["metadata", "deletionTimestamp"]] != nil {
+                throw APIError(code: 409, reason: "AlreadyExists", message: "object is being deleted: namespaces \"\(name)\" already exists",
+                               details: APIError.details(d, name))
+            }
+            throw .alreadyExists(d, name)
+        }
 
         object[path: ["metadata", "uid"]] = .string(UUID().uuidString.lowercased())
         object[path: ["metadata", "creationTimestamp"]] = .string(APITime.string(Date()))
         object[path: ["metadata", "deletionTimestamp"]] = nil
         object[path: ["metadata", "managedFields"]] = nil
-        if d.custom { object[path: ["metadata", "generation"]] = 1 }
-        if d.statusSubresource { object["status"] = nil }
-        if d.kind == ResourceRegistry.namespaces { object["status"] = ["phase": "Active"] }
-        object = try Self.normalize(d, object, name: name)
+        if d.tracksGeneration { object[path: ["metadata", "generation"]] = 1 }
+        if d.statusSubresource { object["status"] = BuiltinDefaults.initialStatus(d) }
+        object = try admitted(d, object, name: name)
+        if d.kind == Self.pods, let namespace { try admitPod(&object, namespace: namespace, name: name) }
 
         var ownership = FieldOwnership()
         ownership.recordUpdate(manager: .init(name: context.fieldManager, operation: appliedPaths == nil ? "Update" : "Apply", subresource: nil),
                                changed: appliedPaths ?? FieldOwnership.leafPaths(of: object, includeStatus: !d.statusSubresource),
                                time: APITime.string(Date()), apiVersion: d.kind.apiVersion)
-        if context.dryRun { return StoredObject(value: object, ownership: ownership) }
-        return commit(d, key: key, value: object, ownership: ownership, type: "ADDED", previous: nil)!
+        if context.dryRun { return StoredObject(value: object, ownership: ownership, listItem: !d.custom) }
+        let stored = commit(d, key: key, value: object, ownership: ownership, type: "ADDED", previous: nil)!
+        // As kube-controller-manager's service-account controller does in every new namespace.
+        if d.kind == ResourceRegistry.namespaces, let accounts = definition(for: ResourceRegistry.serviceAccounts) {
+            _ = try? create(accounts, namespace: name, body: ["metadata": ["name": "default"]], context: WriteContext(fieldManager: "kube-controller-manager"))
+        }
+        return stored
     }
 
     // MARK: update
@@ -82,10 +94,10 @@ extension ClusterState {
         }
         new["apiVersion"] = .string(d.kind.apiVersion)
         new["kind"] = .string(d.kind.kind)
-        new = try Self.normalize(d, new, name: name)
+        new = try admitted(d, new, name: name)
         new[path: ["metadata", "resourceVersion"]] = old[path: ["metadata", "resourceVersion"]]
         new[path: ["metadata", "managedFields"]] = old[path: ["metadata", "managedFields"]]
-        if d.custom, Self.specChanged(d, old, new) {
+        if d.tracksGeneration, Self.specChanged(d, old, new) {
             new[path: ["metadata", "generation"]] = .number((old[path: ["metadata", "generation"]]?.numberValue ?? 1) + 1)
         }
 
@@ -106,7 +118,7 @@ extension ClusterState {
         }
         // A write that changes nothing keeps the resourceVersion and sends no event, as kube-apiserver does.
         if new == old && ownership.entries.mapValues(\.fields) == current.ownership.entries.mapValues(\.fields) { return current }
-        if context.dryRun { return StoredObject(value: new, ownership: ownership) }
+        if context.dryRun { return StoredObject(value: new, ownership: ownership, listItem: !d.custom) }
 
         let key = ObjectKey(namespace: old[path: ["metadata", "namespace"]]?.stringValue, name: name)
         if old[path: ["metadata", "deletionTimestamp"]] != nil, (new[path: ["metadata", "finalizers"]]?.arrayValue ?? []).isEmpty {
@@ -124,20 +136,19 @@ extension ClusterState {
         if contentType.hasPrefix("application/apply-patch") {
             return try apply(d, namespace: namespace, name: name, body: body, force: force, context: context)
         }
+        // The media type is checked before the object is read: a strategic merge patch of a missing custom resource is 415, not 404.
+        let supported = ["application/merge-patch+json", "application/json-patch+json"] + (d.custom ? [] : ["application/strategic-merge-patch+json"])
+        guard supported.contains(where: contentType.hasPrefix) else { throw .unsupportedMediaType(custom: d.custom) }
         let patch: JSONValue
         do { patch = try JSONValue.parse(body) } catch { throw .badRequest("the patch body is not valid JSON: \(error)") }
         let current = try get(d, namespace: namespace, name: name)
         let patched: JSONValue
-        switch contentType {
-        case let t where t.hasPrefix("application/merge-patch+json"):
+        if contentType.hasPrefix("application/merge-patch+json") {
             patched = current.value.mergePatched(with: patch)
-        case let t where t.hasPrefix("application/strategic-merge-patch+json"):
-            guard !d.custom else { throw .unsupportedMediaType(contentType) }
+        } else if contentType.hasPrefix("application/strategic-merge-patch+json") {
             patched = StrategicMerge.apply(patch, to: current.value)
-        case let t where t.hasPrefix("application/json-patch+json"):
+        } else {
             patched = try JSONPatch.apply(patch, to: current.value)
-        default:
-            throw .unsupportedMediaType(contentType)
         }
         if let rv = patch[path: ["metadata", "resourceVersion"]]?.stringValue, rv != String(current.resourceVersion) {
             throw .conflict(d, name)
@@ -169,12 +180,13 @@ extension ClusterState {
         }
         let conflicts = current.ownership.conflicts(applying: config, paths: paths, current: current.value, manager: manager)
         if !conflicts.isEmpty && !force {
+            // Worded as recorded from kube-apiserver: "using <apiVersion>" appears only when the owner applied another version.
             let fields = conflicts.map { "." + $0.path.joined(separator: ".") }
             let message = conflicts.count == 1
-                ? "Apply failed with 1 conflict: conflict with \"\(conflicts[0].manager)\" using \(d.kind.apiVersion): \(fields[0])"
-                : "Apply failed with \(conflicts.count) conflicts: " + zip(conflicts, fields).map { "conflict with \"\($0.manager)\" using \(d.kind.apiVersion): \($1)" }.joined(separator: "\n")
+                ? "Apply failed with 1 conflict: conflict with \"\(conflicts[0].manager)\": \(fields[0])"
+                : "Apply failed with \(conflicts.count) conflicts: " + zip(conflicts, fields).map { "conflict with \"\($0.manager)\": \($1)" }.joined(separator: "\n")
             throw APIError(code: 409, reason: "Conflict", message: message,
-                           details: ["causes": .array(zip(conflicts, fields).map { ["reason": "FieldManagerConflict", "message": .string("conflict with \"\($0.manager)\" using \(d.kind.apiVersion)"), "field": .string($1)] })])
+                           details: ["causes": .array(zip(conflicts, fields).map { ["reason": "FieldManagerConflict", "message": .string("conflict with \"\($0.manager)\""), "field": .string($1)] })])
         }
         var merged = current.value
         let previouslyApplied = current.ownership.entries[manager]?.fields ?? []
@@ -215,7 +227,21 @@ extension ClusterState {
             marked[path: ["metadata", "deletionTimestamp"]] = .string(APITime.string(Date()))
             return commit(d, key: key, value: marked, ownership: current.ownership, type: "MODIFIED", previous: current.value)!
         }
-        if d.kind == ResourceRegistry.namespaces { deleteContents(ofNamespace: name) }
+        if d.kind == ResourceRegistry.namespaces {
+            // As kube-apiserver and the namespace controller: the namespace turns Terminating at once (new content is
+            // refused), its contents go, and then the namespace itself.
+            guard current.value[path: ["metadata", "deletionTimestamp"]] == nil else { return current }
+            var marked = current.value
+            marked[path: ["metadata", "deletionTimestamp"]] = .string(APITime.string(Date()))
+            marked[path: ["status", "phase"]] = "Terminating"
+            let terminating = commit(d, key: key, value: marked, ownership: current.ownership, type: "MODIFIED", previous: current.value)!
+            let delay = namespaceFinalizeDelay
+            Task { [weak self] in
+                try? await Task.sleep(for: delay)
+                await self?.finalizeNamespace(name, uid: current.uid)
+            }
+            return terminating
+        }
         let deleted = commit(d, key: key, value: nil, ownership: current.ownership, type: "DELETED", previous: current.value)!
         collectGarbage(ownerUID: current.uid, policy: options.propagationPolicy ?? "Background")
         return deleted
@@ -239,6 +265,15 @@ extension ClusterState {
                 }
             }
         }
+    }
+
+    /// The namespace controller's part: every object in the namespace is deleted, then the namespace.
+    func finalizeNamespace(_ name: String, uid: String) {
+        let key = ObjectKey(namespace: nil, name: name)
+        guard let current = store[ResourceRegistry.namespaces]?[key], current.uid == uid, let d = definition(for: ResourceRegistry.namespaces) else { return }
+        deleteContents(ofNamespace: name)
+        commit(d, key: key, value: nil, ownership: current.ownership, type: "DELETED", previous: current.value)
+        collectGarbage(ownerUID: uid, policy: "Background")
     }
 
     func deleteContents(ofNamespace namespace: String) {

@@ -29,9 +29,13 @@ actor ClusterState {
         var continuation: AsyncStream<ByteBuffer>.Continuation
     }
 
-    init(registry: ResourceRegistry, historyLimit: Int) {
+    /// How long a deleted namespace stays Terminating before the namespace controller's work is done.
+    let namespaceFinalizeDelay: Duration
+
+    init(registry: ResourceRegistry, historyLimit: Int, namespaceFinalizeDelay: Duration = .milliseconds(500)) {
         self.registry = registry
         self.historyLimit = historyLimit
+        self.namespaceFinalizeDelay = namespaceFinalizeDelay
     }
 
     func definition(for kind: ResourceKind) -> ResourceDefinition? { registry.definitions.first { $0.kind == kind } }
@@ -78,7 +82,7 @@ actor ClusterState {
         let keys = objects.keys.filter { key in filter.namespace.map { key.namespace == $0 } ?? true }.sorted()
         let items = keys.compactMap { key -> ByteBuffer? in
             let object = objects[key]!
-            return filter.matches(object.value) ? object.bytes : nil
+            return filter.matches(object.value) ? object.listBytes : nil
         }
         let snapshot = ListSnapshot(revision: revision, items: items)
         guard let pageSize, items.count > pageSize else { return ListPage(items: items, revision: revision, continueToken: nil, remaining: nil) }
@@ -105,7 +109,7 @@ actor ClusterState {
         revision += 1
         var value = value ?? previous ?? .object([:])
         value[path: ["metadata", "resourceVersion"]] = .string(String(revision))
-        let stored = StoredObject(value: value, ownership: ownership)
+        let stored = StoredObject(value: value, ownership: ownership, listItem: !d.custom)
         if type == "DELETED" {
             store[d.kind]?.removeValue(forKey: key)
         } else {
@@ -122,7 +126,8 @@ actor ClusterState {
 
     /// Opens a watch. Objects changed after `resourceVersion` are replayed first; without one, every
     /// current object arrives as ADDED. A version older than the history yields one 410 ERROR event.
-    func watch(_ filter: ObjectFilter, resourceVersion: Int?, bookmarks: Bool) -> (id: Int, stream: AsyncStream<ByteBuffer>) {
+    /// With `initialEventsEnd` (watch-list), a BOOKMARK annotated `k8s.io/initial-events-end: "true"` follows the ADDED events.
+    func watch(_ filter: ObjectFilter, resourceVersion: Int?, bookmarks: Bool, initialEventsEnd: Bool = false) -> (id: Int, stream: AsyncStream<ByteBuffer>) {
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
         nextWatcherID += 1
         let id = nextWatcherID
@@ -139,6 +144,11 @@ actor ClusterState {
         } else {
             let objects = (store[filter.definition.kind] ?? [:]).values.filter { filter.matches($0.value) }.sorted { $0.resourceVersion < $1.resourceVersion }
             for object in objects { continuation.yield(WatchLine.encode(type: "ADDED", objectBytes: object.bytes)) }
+            if initialEventsEnd {
+                let object: JSONValue = ["kind": .string(filter.definition.kind.kind), "apiVersion": .string(filter.definition.kind.apiVersion),
+                                         "metadata": ["resourceVersion": .string(String(revision)), "annotations": ["k8s.io/initial-events-end": "true"]]]
+                continuation.yield(WatchLine.encode(type: "BOOKMARK", objectBytes: ByteBuffer(data: object.encoded())))
+            }
         }
         watchers[id] = Watcher(filter: filter, bookmarks: bookmarks, continuation: continuation)
         continuation.onTermination = { [weak self] _ in

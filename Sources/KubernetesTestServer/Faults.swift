@@ -12,6 +12,9 @@ public struct APIServerFaults: Codable, Sendable, Equatable {
     public var rejectWatches: Bool?
     /// TokenRequests (`serviceaccounts/NAME/token`) are answered 503, as when the token signer is unavailable.
     public var refuseTokenRequests: Bool?
+    /// Watch-list requests (`sendInitialEvents=true`) get the one ERROR event of a kube-apiserver whose etcd lacks
+    /// watch progress notifications (etcd before 3.5.13, as recorded); clients must fall back to list + watch.
+    public var watchListUnsupported: Bool?
 
     public struct Throttle: Codable, Sendable, Equatable {
         public var count: Int
@@ -19,9 +22,10 @@ public struct APIServerFaults: Codable, Sendable, Equatable {
         public init(count: Int, retryAfterSeconds: Int) { self.count = count; self.retryAfterSeconds = retryAfterSeconds }
     }
 
-    public init(latencyMs: Int? = nil, errorRate: Double? = nil, throttle: Throttle? = nil, rejectWatches: Bool? = nil, refuseTokenRequests: Bool? = nil) {
+    public init(latencyMs: Int? = nil, errorRate: Double? = nil, throttle: Throttle? = nil, rejectWatches: Bool? = nil, refuseTokenRequests: Bool? = nil,
+                watchListUnsupported: Bool? = nil) {
         self.latencyMs = latencyMs; self.errorRate = errorRate; self.throttle = throttle; self.rejectWatches = rejectWatches
-        self.refuseTokenRequests = refuseTokenRequests
+        self.refuseTokenRequests = refuseTokenRequests; self.watchListUnsupported = watchListUnsupported
     }
 }
 
@@ -32,6 +36,7 @@ actor Faults {
     func set(_ new: APIServerFaults) { settings = new }
     var rejectsWatches: Bool { settings.rejectWatches ?? false }
     var refusesTokenRequests: Bool { settings.refuseTokenRequests ?? false }
+    var refusesWatchList: Bool { settings.watchListUnsupported ?? false }
 
     /// Decides the fate of one API request: a delay, then possibly an error to answer instead.
     func next() -> (delay: Int, error: APIError?) {

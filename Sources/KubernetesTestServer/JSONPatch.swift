@@ -46,7 +46,11 @@ enum JSONPatch {
         return doc
     }
 
-    static func unprocessable(_ message: String) -> APIError { APIError(code: 422, reason: "Invalid", message: message) }
+    /// kube-apiserver answers every failure to apply a JSON patch (a failed `test`, a missing path) with the same
+    /// generic 422 and empty details, as recorded; `detail` says at the call site what failed, and goes no further.
+    static func unprocessable(_ detail: String) -> APIError {
+        APIError(code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request", details: [:])
+    }
     static func tooLarge(_ message: String) -> APIError { APIError(code: 413, reason: "RequestEntityTooLarge", message: message) }
 
     /// About the JSON size of `value`, counted only up to `limit` (a copy over budget costs no more than the budget).

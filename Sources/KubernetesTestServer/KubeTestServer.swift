@@ -19,15 +19,18 @@ public struct KubeTestServerOptions: Sendable {
     public var historyLimit: Int
     /// Namespaces that exist at start.
     public var namespaces: [String]
+    /// How long a deleted namespace stays Terminating (refusing new content) before it and its contents are gone.
+    public var namespaceFinalizeDelay: Duration
     public var logger: Logger
 
     public static let adminToken = "test-admin-token"
 
     public init(host: String = "127.0.0.1", port: Int = 0, registry: ResourceRegistry = .standard, tokens: Set<String> = [adminToken],
                 bookmarkInterval: Duration = .seconds(1), historyLimit: Int = 100_000, namespaces: [String] = ["default", "kube-system"],
+                namespaceFinalizeDelay: Duration = .milliseconds(500),
                 logger: Logger = { var l = Logger(label: "akvs.kube-test-server"); l.logLevel = .warning; return l }()) {
         self.host = host; self.port = port; self.registry = registry; self.tokens = tokens; self.bookmarkInterval = bookmarkInterval
-        self.historyLimit = historyLimit; self.namespaces = namespaces; self.logger = logger
+        self.historyLimit = historyLimit; self.namespaces = namespaces; self.namespaceFinalizeDelay = namespaceFinalizeDelay; self.logger = logger
     }
 }
 
@@ -44,7 +47,7 @@ public struct KubeTestServer: Sendable {
 
     /// Starts an in-memory kube-apiserver on real HTTP.
     public static func start(_ options: KubeTestServerOptions = .init()) async throws -> KubeTestServer {
-        let state = ClusterState(registry: options.registry, historyLimit: options.historyLimit)
+        let state = ClusterState(registry: options.registry, historyLimit: options.historyLimit, namespaceFinalizeDelay: options.namespaceFinalizeDelay)
         let faults = Faults()
         let access = AccessControl(tokens: options.tokens)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()

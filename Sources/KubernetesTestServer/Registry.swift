@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import SecretsStoreAPI
 import StructuredJSON
 
@@ -6,12 +8,26 @@ public struct ResourceDefinition: Sendable, Hashable {
     public var kind: ResourceKind
     /// `/status` is a separate subresource: the main resource ignores status, `/status` changes only status.
     public var statusSubresource: Bool
-    /// Custom resources get `metadata.generation` and refuse strategic merge patch (415), as CRDs do.
+    /// Custom resources refuse strategic merge patch (415), keep `kind`/`apiVersion` in list items, answer deletes
+    /// with a Status, and are defaulted, pruned and validated by their CRD's schema.
     public var custom: Bool
     public var shortNames: [String]
+    /// `metadata.generation` is kept (1 on create, +1 on every spec change): custom resources, workloads, pods, policies.
+    public var tracksGeneration: Bool
+    /// A custom resource's CRD version: structural schema and printer columns.
+    public var crd: CustomResourceVersion?
 
-    public init(_ kind: ResourceKind, statusSubresource: Bool = false, custom: Bool = false, shortNames: [String] = []) {
+    public init(_ kind: ResourceKind, statusSubresource: Bool = false, custom: Bool = false, shortNames: [String] = [],
+                tracksGeneration: Bool = false, crd: CustomResourceVersion? = nil) {
         self.kind = kind; self.statusSubresource = statusSubresource; self.custom = custom; self.shortNames = shortNames
+        self.tracksGeneration = tracksGeneration || custom; self.crd = crd
+    }
+
+    /// A custom resource as its CRD (from the chart) defines it.
+    static func custom(_ kind: ResourceKind) -> ResourceDefinition {
+        let version = CustomResourceVersion.chart(group: kind.group, kind: kind.kind, version: kind.version)
+        return ResourceDefinition(kind, statusSubresource: version?.statusSubresource ?? false, custom: true,
+                                  shortNames: version?.shortNames ?? [], crd: version)
     }
 
     /// Fields that are not "spec" for generation purposes.
@@ -32,20 +48,23 @@ public struct ResourceRegistry: Sendable {
         ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "Secret", plural: "secrets")),
         ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "ConfigMap", plural: "configmaps"), shortNames: ["cm"]),
         ResourceDefinition(serviceAccounts, shortNames: ["sa"]),
-        ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "Pod", plural: "pods"), statusSubresource: true, shortNames: ["po"]),
+        ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "Pod", plural: "pods"), statusSubresource: true, shortNames: ["po"], tracksGeneration: true),
         ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "Event", plural: "events"), shortNames: ["ev"]),
         ResourceDefinition(ResourceKind(group: "events.k8s.io", version: "v1", kind: "Event", plural: "events"), shortNames: ["ev"]),
         ResourceDefinition(ResourceKind(group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases")),
         ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "Service", plural: "services"), statusSubresource: true, shortNames: ["svc"]),
         ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false), statusSubresource: true, shortNames: ["no"]),
+        ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "ReplicationController", plural: "replicationcontrollers"), statusSubresource: true,
+                           shortNames: ["rc"], tracksGeneration: true),
+        ResourceDefinition(ResourceKind(group: "", version: "v1", kind: "PodTemplate", plural: "podtemplates")),
         // Workloads, RBAC, storage and admission objects: stored as given, so installs (helm, kubectl apply) and
         // tools that read them (migrate, doctor) can be tested; no controller acts on them.
-        ResourceDefinition(ResourceKind(group: "apps", version: "v1", kind: "DaemonSet", plural: "daemonsets"), statusSubresource: true, shortNames: ["ds"]),
-        ResourceDefinition(ResourceKind(group: "apps", version: "v1", kind: "Deployment", plural: "deployments"), statusSubresource: true, shortNames: ["deploy"]),
-        ResourceDefinition(ResourceKind(group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets"), statusSubresource: true, shortNames: ["rs"]),
-        ResourceDefinition(ResourceKind(group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets"), statusSubresource: true, shortNames: ["sts"]),
-        ResourceDefinition(ResourceKind(group: "batch", version: "v1", kind: "Job", plural: "jobs"), statusSubresource: true),
-        ResourceDefinition(ResourceKind(group: "batch", version: "v1", kind: "CronJob", plural: "cronjobs"), statusSubresource: true, shortNames: ["cj"]),
+        ResourceDefinition(ResourceKind(group: "apps", version: "v1", kind: "DaemonSet", plural: "daemonsets"), statusSubresource: true, shortNames: ["ds"], tracksGeneration: true),
+        ResourceDefinition(ResourceKind(group: "apps", version: "v1", kind: "Deployment", plural: "deployments"), statusSubresource: true, shortNames: ["deploy"], tracksGeneration: true),
+        ResourceDefinition(ResourceKind(group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets"), statusSubresource: true, shortNames: ["rs"], tracksGeneration: true),
+        ResourceDefinition(ResourceKind(group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets"), statusSubresource: true, shortNames: ["sts"], tracksGeneration: true),
+        ResourceDefinition(ResourceKind(group: "batch", version: "v1", kind: "Job", plural: "jobs"), statusSubresource: true, tracksGeneration: true),
+        ResourceDefinition(ResourceKind(group: "batch", version: "v1", kind: "CronJob", plural: "cronjobs"), statusSubresource: true, shortNames: ["cj"], tracksGeneration: true),
         ResourceDefinition(ResourceKind(group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false)),
         ResourceDefinition(ResourceKind(group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRoleBinding", plural: "clusterrolebindings", namespaced: false)),
         ResourceDefinition(ResourceKind(group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles")),
@@ -53,15 +72,15 @@ public struct ResourceRegistry: Sendable {
         ResourceDefinition(ResourceKind(group: "storage.k8s.io", version: "v1", kind: "CSIDriver", plural: "csidrivers", namespaced: false)),
         ResourceDefinition(ResourceKind(group: "storage.k8s.io", version: "v1", kind: "CSINode", plural: "csinodes", namespaced: false)),
         ResourceDefinition(ResourceKind(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", namespaced: false),
-                           statusSubresource: true, shortNames: ["crd", "crds"]),
+                           statusSubresource: true, shortNames: ["crd", "crds"], tracksGeneration: true),
         ResourceDefinition(ResourceKind(group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingAdmissionPolicy",
-                                        plural: "validatingadmissionpolicies", namespaced: false), statusSubresource: true),
+                                        plural: "validatingadmissionpolicies", namespaced: false), statusSubresource: true, tracksGeneration: true),
         ResourceDefinition(ResourceKind(group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingAdmissionPolicyBinding",
-                                        plural: "validatingadmissionpolicybindings", namespaced: false)),
-        ResourceDefinition(SecretProviderClass.resourceKind, custom: true),
-        ResourceDefinition(SecretProviderClassPodStatus.resourceKind, custom: true),
-        ResourceDefinition(SecretSync.resourceKind, statusSubresource: true, custom: true),
-        ResourceDefinition(AKVSync.resourceKind, statusSubresource: true, custom: true),
+                                        plural: "validatingadmissionpolicybindings", namespaced: false), tracksGeneration: true),
+        .custom(SecretProviderClass.resourceKind),
+        .custom(SecretProviderClassPodStatus.resourceKind),
+        .custom(SecretSync.resourceKind),
+        .custom(AKVSync.resourceKind),
     ])
 
     func find(group: String, version: String, plural: String) -> ResourceDefinition? {
@@ -104,10 +123,13 @@ public struct ResourceRegistry: Sendable {
         for d in defs {
             var verbs: [JSONValue] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
             if d.kind.plural == "namespaces" { verbs.removeAll { $0 == "deletecollection" } }
-            resources.append(.object([
+            var resource: JSONValue = [
                 "name": .string(d.kind.plural), "singularName": .string(d.kind.kind.lowercased()), "namespaced": .bool(d.kind.namespaced),
-                "kind": .string(d.kind.kind), "verbs": .array(verbs), "shortNames": .array(d.shortNames.map { .string($0) }),
-            ]))
+                "kind": .string(d.kind.kind), "verbs": .array(verbs), "storageVersionHash": .string(Self.storageVersionHash(d.kind)),
+            ]
+            // As kube-apiserver: the key is absent when a resource has no short names.
+            if !d.shortNames.isEmpty { resource["shortNames"] = .array(d.shortNames.map { .string($0) }) }
+            resources.append(resource)
             if d.statusSubresource {
                 resources.append(.object(["name": .string("\(d.kind.plural)/status"), "singularName": "", "namespaced": .bool(d.kind.namespaced),
                                           "kind": .string(d.kind.kind), "verbs": ["get", "patch", "update"]]))
@@ -118,5 +140,10 @@ public struct ResourceRegistry: Sendable {
             }
         }
         return .object(["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(defs[0].kind.apiVersion), "resources": .array(resources)])
+    }
+
+    /// An opaque hash of the storage version, shaped like kube-apiserver's (8 bytes, base64).
+    static func storageVersionHash(_ kind: ResourceKind) -> String {
+        Data(SHA256.hash(data: Data("\(kind.group)/\(kind.version)/\(kind.kind)".utf8)).prefix(8)).base64EncodedString()
     }
 }

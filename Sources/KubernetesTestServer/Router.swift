@@ -60,11 +60,12 @@ struct Router: Sendable {
     func api(_ request: Request, path: String, body: Data) async throws(APIError) -> Response {
         switch path {
         case "/version":
-            return Self.json(200, ["major": "1", "minor": "31", "gitVersion": "v1.31.0-akvs-test", "gitCommit": "", "gitTreeState": "clean",
-                                   "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.22", "compiler": "gc", "platform": "linux/amd64"])
+            return Self.json(200, ["major": "1", "minor": "36", "emulationMajor": "1", "emulationMinor": "36", "minCompatibilityMajor": "1",
+                                   "minCompatibilityMinor": "35", "gitVersion": "v1.36.2-akvs-test", "gitCommit": "", "gitTreeState": "clean",
+                                   "buildDate": "2026-12-01T00:00:00Z", "goVersion": "go1.26", "compiler": "gc", "platform": "linux/amd64"])
         case "/apis/authorization.k8s.io/v1/subjectaccessreviews":
             guard request.method == .post else { throw .methodNotAllowed("the server does not allow this method on the requested resource") }
-            return try await subjectAccessReview(body: body)
+            return try await subjectAccessReview(body: body, manager: Self.manager(request))
         case "/api": return Self.json(200, registry.apiVersions())
         case "/apis": return Self.json(200, registry.apiGroupList())
         default: break
@@ -117,9 +118,10 @@ struct Router: Sendable {
         func flag(_ name: String) -> Bool { q[Substring(name)].map { ["true", "1", "t"].contains(String($0).lowercased()) } ?? false }
         func text(_ name: String) -> String? { q[Substring(name)].map { String($0).replacingOccurrences(of: "+", with: " ") } }
         let dryRun = q["dryRun"].map { String($0) == "All" } ?? false
-        let userAgent = request.headers[.userAgent] ?? ""
-        let manager = q["fieldManager"].map(String.init) ?? String(userAgent.split(separator: "/").first ?? "unknown")
+        let manager = q["fieldManager"].map(String.init) ?? Self.manager(request)
         var context = WriteContext(fieldManager: manager, subresource: t.subresource, dryRun: dryRun)
+        let accept = request.headers[.accept] ?? ""
+        let validation = try FieldValidation(q["fieldValidation"].map(String.init))
         if let sub = t.subresource {
             let allowed = (sub == "status" && d.statusSubresource) || (sub == "token" && d.kind == ResourceRegistry.serviceAccounts)
             guard allowed else { throw APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource (\(d.kind.plural)/\(sub))") }
@@ -135,26 +137,49 @@ struct Router: Sendable {
                 fields: text("fieldSelector").flatMap { $0.isEmpty ? nil : $0 }.map { s throws(APIError) in try FieldSelector(parsing: s, kind: d.kind.kind) })
             if flag("watch") {
                 if await faults.rejectsWatches { throw APIError(code: 503, reason: "ServiceUnavailable", message: "watches are refused (test-server fault rejectWatches)") }
+                if flag("sendInitialEvents") { return try await watchList(filter, query: q) }
                 return await watch(filter, query: q, bookmarks: flag("allowWatchBookmarks"))
             }
             let page = try await state.list(filter, limit: q["limit"].flatMap { Int(String($0)) }, continueToken: q["continue"].map(String.init))
+            if TableFormat.wanted(accept: accept), let columns = TableFormat.columns(d) {
+                var meta: JSONValue = ["resourceVersion": .string(String(page.revision))]
+                if let token = page.continueToken { meta["continue"] = .string(token) }
+                let objects = page.items.compactMap { try? JSONValue.parse(Data(buffer: $0)) }
+                return Self.json(200, TableFormat.table(columns, objects: objects, listMetadata: meta, includeObject: text("includeObject")))
+            }
+            try Self.requireJSON(accept)
             return Self.listResponse(d, page)
         case (.get, let name?):
             if t.subresource == "token" { throw .methodNotAllowed("the server does not allow this method on the requested resource") }
-            return Self.object(200, try await state.get(d, namespace: t.namespace, name: name))
+            let stored = try await state.get(d, namespace: t.namespace, name: name)
+            if TableFormat.wanted(accept: accept), t.subresource == nil, let columns = TableFormat.columns(d) {
+                return Self.json(200, TableFormat.table(columns, objects: [stored.value], listMetadata: ["resourceVersion": .string(String(stored.resourceVersion))],
+                                                        includeObject: text("includeObject")))
+            }
+            try Self.requireJSON(accept)
+            return Self.object(200, stored)
         case (.post, nil):
-            return Self.object(201, try await state.create(d, namespace: t.namespace, body: try Self.parse(body), context: context))
+            let object = try Self.parse(body)
+            let warnings = try validation.check(d, object)
+            return Self.object(201, try await state.create(d, namespace: t.namespace, body: object, context: context), warnings: warnings)
         case (.post, let name?) where t.subresource == "token":
-            return try await tokenRequest(namespace: t.namespace ?? "", serviceAccount: name, body: body)
+            return try await tokenRequest(namespace: t.namespace ?? "", serviceAccount: name, body: body, manager: manager)
         case (.put, let name?):
-            return Self.object(200, try await state.update(d, namespace: t.namespace, name: name, body: try Self.parse(body), context: context))
+            let object = try Self.parse(body)
+            let warnings = try validation.check(d, object)
+            return Self.object(200, try await state.update(d, namespace: t.namespace, name: name, body: object, context: context), warnings: warnings)
         case (.patch, let name?):
             let contentType = request.headers[.contentType] ?? ""
             let force = flag("force")
             if contentType.hasPrefix("application/apply-patch"), q["fieldManager"] == nil { context.fieldManager = "" }
+            // Unknown fields are judged by the patch body (merge, strategic, apply): the fields it would set.
+            var warnings: [String] = []
+            if !contentType.hasPrefix("application/json-patch"), let patchBody = try? (contentType.hasPrefix("application/apply-patch") ? YAMLBody.parse(body) : JSONValue.parse(body)) {
+                warnings = try validation.check(d, patchBody)
+            }
             let existed = await state.exists(d.kind, namespace: d.kind.namespaced ? t.namespace : nil, name: name)
             let stored = try await state.patch(d, namespace: t.namespace, name: name, contentType: contentType, body: body, force: force, context: context)
-            return Self.object(existed ? 200 : 201, stored)
+            return Self.object(existed ? 200 : 201, stored, warnings: warnings)
         case (.delete, let name?):
             var options = ClusterState.DeleteOptions(propagationPolicy: q["propagationPolicy"].map(String.init))
             if !body.isEmpty, let json = try? JSONValue.parse(body) {
@@ -164,7 +189,8 @@ struct Router: Sendable {
                 if json["orphanDependents"]?.boolValue == true { options.propagationPolicy = "Orphan" }
             }
             let deleted = try await state.delete(d, namespace: t.namespace, name: name, options: options)
-            if d.custom || deleted.value[path: ["metadata", "deletionTimestamp"]] != nil { return Self.object(200, deleted) }
+            // A delete that only marks the object (finalizers, a namespace) answers the object; a completed one a Status.
+            if deleted.value[path: ["metadata", "deletionTimestamp"]] != nil { return Self.object(200, deleted) }
             var details: JSONValue = ["name": .string(name), "kind": .string(d.kind.plural), "uid": .string(deleted.uid)]
             if !d.kind.group.isEmpty { details["group"] = .string(d.kind.group) }
             return Self.json(200, ["kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success", "details": details])
@@ -175,10 +201,10 @@ struct Router: Sendable {
 
     // MARK: watch
 
-    func watch(_ filter: ObjectFilter, query: Parameters, bookmarks: Bool) async -> Response {
-        let from = query["resourceVersion"].flatMap { Int(String($0)) }.flatMap { $0 == 0 ? nil : $0 }
+    func watch(_ filter: ObjectFilter, query: Parameters, bookmarks: Bool, initialEvents: Bool = false) async -> Response {
+        let from = initialEvents ? nil : query["resourceVersion"].flatMap { Int(String($0)) }.flatMap { $0 == 0 ? nil : $0 }
         let timeout = query["timeoutSeconds"].flatMap { Int(String($0)) } ?? 1800
-        let (id, stream) = await state.watch(filter, resourceVersion: from, bookmarks: bookmarks)
+        let (id, stream) = await state.watch(filter, resourceVersion: from, bookmarks: bookmarks, initialEventsEnd: initialEvents)
         let state = self.state
         let body = ResponseBody { writer in
             let timer = Task {
@@ -200,9 +226,31 @@ struct Router: Sendable {
         return Response(status: .ok, headers: headers, body: body)
     }
 
+    /// `sendInitialEvents=true`: every current object as ADDED, then a BOOKMARK annotated
+    /// `k8s.io/initial-events-end: "true"`, then changes; or, as recorded from a kube-apiserver on etcd without watch
+    /// progress, one ERROR event (fault `watchListUnsupported`).
+    func watchList(_ filter: ObjectFilter, query: Parameters) async throws(APIError) -> Response {
+        guard query["resourceVersionMatch"].map(String.init) == "NotOlderThan" else {
+            throw .invalid(kind: "ListOptions.meta.k8s.io", "", field: "resourceVersionMatch", value: "\"\(query["resourceVersionMatch"].map(String.init) ?? "")\"",
+                           "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")
+        }
+        guard query["allowWatchBookmarks"].map({ ["true", "1", "t"].contains(String($0).lowercased()) }) == true else {
+            throw .invalid(kind: "ListOptions.meta.k8s.io", "", field: "allowWatchBookmarks", value: "false", "sendInitialEvents requires setting allowWatchBookmarks to true")
+        }
+        if await faults.refusesWatchList {
+            let status = APIError(code: 500, reason: "InternalError",
+                                  message: "a watch stream was requested by the client but the required storage feature RequestWatchProgress is disabled").status()
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            let line = WatchLine.encode(type: "ERROR", objectBytes: ByteBuffer(data: status.encoded()))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: line))
+        }
+        return await watch(filter, query: query, bookmarks: true, initialEvents: true)
+    }
+
     // MARK: SubjectAccessReview
 
-    func subjectAccessReview(body: Data) async throws(APIError) -> Response {
+    func subjectAccessReview(body: Data, manager: String) async throws(APIError) -> Response {
         var review = try Self.parse(body)
         let attributes = try Authorizer.attributes(review)
         let decision = Authorizer.decide(attributes, roles: await state.all(Authorizer.roles), clusterRoles: await state.all(Authorizer.clusterRoles),
@@ -210,7 +258,8 @@ struct Router: Sendable {
                                          clusterRoleBindings: await state.all(Authorizer.clusterRoleBindings))
         review["apiVersion"] = "authorization.k8s.io/v1"
         review["kind"] = "SubjectAccessReview"
-        review["metadata"] = review["metadata"] ?? ["creationTimestamp": .null]
+        review["metadata"] = review["metadata"] ?? [:]
+        review[path: ["metadata", "managedFields"]] = Self.requestManagedFields(review, manager: manager, apiVersion: "authorization.k8s.io/v1")
         var status: JSONValue = ["allowed": .bool(decision.allowed)]
         if !decision.reason.isEmpty { status["reason"] = .string(decision.reason) }
         review["status"] = status
@@ -219,7 +268,7 @@ struct Router: Sendable {
 
     // MARK: TokenRequest
 
-    func tokenRequest(namespace: String, serviceAccount: String, body: Data) async throws(APIError) -> Response {
+    func tokenRequest(namespace: String, serviceAccount: String, body: Data, manager: String) async throws(APIError) -> Response {
         if await faults.refusesTokenRequests {
             throw APIError(code: 503, reason: "ServiceUnavailable", message: "token requests are refused (test-server fault refuseTokenRequests)")
         }
@@ -228,14 +277,15 @@ struct Router: Sendable {
         let kind = "TokenRequest.authentication.k8s.io"
         let requested = request[path: ["spec", "expirationSeconds"]]?.numberValue ?? 3600
         // Int(exactly:): 1e300 or 1.5 is refused instead of trapping the conversion.
+        // The TokenRequest itself has no name, so kube-apiserver's Invalid says `TokenRequest... ""`.
         guard let expiration = Int(exactly: requested) else {
-            throw .invalid(kind: kind, serviceAccount, field: "spec.expirationSeconds", value: "\(requested)", "must be a whole number of seconds")
+            throw .invalid(kind: kind, "", field: "spec.expirationSeconds", value: "\(requested)", "must be a whole number of seconds")
         }
         guard expiration >= 600 else {
-            throw .invalid(kind: kind, serviceAccount, field: "spec.expirationSeconds", value: String(expiration), "may not specify a duration less than 10 minutes")
+            throw .invalid(kind: kind, "", field: "spec.expirationSeconds", value: String(expiration), "may not specify a duration less than 10 minutes")
         }
         guard expiration <= 1 << 32 else {
-            throw .invalid(kind: kind, serviceAccount, field: "spec.expirationSeconds", value: String(expiration), "may not specify a duration larger than 2^32 seconds")
+            throw .invalid(kind: kind, "", field: "spec.expirationSeconds", value: String(expiration), "may not specify a duration larger than 2^32 seconds")
         }
         let audiences = (request[path: ["spec", "audiences"]]?.arrayValue ?? []).compactMap(\.stringValue)
         let issued: (token: String, expires: Date)
@@ -249,7 +299,10 @@ struct Router: Sendable {
         reply["kind"] = "TokenRequest"; reply["apiVersion"] = "authentication.k8s.io/v1"
         reply[path: ["metadata", "name"]] = .string(serviceAccount)
         reply[path: ["metadata", "namespace"]] = .string(namespace)
-        reply[path: ["metadata", "creationTimestamp"]] = .string(APITime.string(Date()))
+        reply[path: ["metadata", "uid"]] = .string(sa.uid)
+        reply[path: ["metadata", "creationTimestamp"]] = sa.value[path: ["metadata", "creationTimestamp"]]
+        if reply[path: ["spec", "boundObjectRef"]] == nil { reply[path: ["spec", "boundObjectRef"]] = .null }
+        reply[path: ["metadata", "managedFields"]] = Self.requestManagedFields(request, manager: manager, apiVersion: "authentication.k8s.io/v1", subresource: "token")
         reply[path: ["spec", "audiences"]] = .array((audiences.isEmpty ? [issuer.issuer] : audiences).map { .string($0) })
         reply[path: ["spec", "expirationSeconds"]] = .number(Double(expiration))
         reply["status"] = ["token": .string(issued.token), "expirationTimestamp": .string(APITime.string(issued.expires))]
@@ -288,6 +341,20 @@ struct Router: Sendable {
 
     // MARK: replies
 
+    /// The field manager of a request without `fieldManager`: the user agent's product, as kube-apiserver names it.
+    static func manager(_ request: Request) -> String {
+        String((request.headers[.userAgent] ?? "").split(separator: "/").first ?? "unknown")
+    }
+
+    /// The managedFields kube-apiserver puts on the reply of a create-only request (TokenRequest, SubjectAccessReview).
+    static func requestManagedFields(_ body: JSONValue, manager: String, apiVersion: String, subresource: String? = nil) -> JSONValue {
+        var ownership = FieldOwnership()
+        ownership.recordUpdate(manager: .init(name: manager, operation: "Update", subresource: subresource),
+                               changed: FieldOwnership.leafPaths(of: ["spec": body["spec"] ?? [:]], includeStatus: false),
+                               time: APITime.string(Date()), apiVersion: apiVersion)
+        return ownership.managedFields()
+    }
+
     static func parse(_ body: Data) throws(APIError) -> JSONValue {
         do { return try JSONValue.parse(body) } catch { throw .badRequest("the request body is not valid JSON: \(error)") }
     }
@@ -299,10 +366,18 @@ struct Router: Sendable {
         return Response(status: .init(code: code), headers: headers, body: .init(byteBuffer: ByteBuffer(data: value.encoded())))
     }
 
-    static func object(_ code: Int, _ stored: StoredObject) -> Response {
+    static func object(_ code: Int, _ stored: StoredObject, warnings: [String] = []) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
+        for warning in warnings { headers.append(HTTPField(name: .init("Warning")!, value: "299 - \(String(decoding: JSONValue.string(warning).encoded(), as: UTF8.self))")) }
         return Response(status: .init(code: code), headers: headers, body: .init(byteBuffer: stored.bytes))
+    }
+
+    /// 406 when no media range of `Accept` admits the JSON the server can send.
+    static func requireJSON(_ accept: String) throws(APIError) {
+        guard TableFormat.acceptsJSON(accept) else {
+            throw APIError(code: 406, reason: "NotAcceptable", message: "only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io")
+        }
     }
 
     static func error(_ error: any Error) -> Response {
@@ -312,7 +387,7 @@ struct Router: Sendable {
 
     static func listResponse(_ d: ResourceDefinition, _ page: ClusterState.ListPage) -> Response {
         var meta: JSONValue = ["resourceVersion": .string(String(page.revision))]
-        if let token = page.continueToken { meta["continue"] = .string(token) }
+        if let token = page.continueToken { meta["continue"] = .string(token) } else if d.custom { meta["continue"] = "" }
         if let remaining = page.remaining { meta["remainingItemCount"] = .number(Double(remaining)) }
         var buffer = ByteBuffer()
         buffer.writeString("{\"apiVersion\":\"\(d.kind.apiVersion)\",\"kind\":\"\(d.kind.kind)List\",\"metadata\":")

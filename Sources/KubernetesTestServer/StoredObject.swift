@@ -7,13 +7,23 @@ import StructuredJSON
 struct StoredObject: Sendable {
     var value: JSONValue
     var bytes: ByteBuffer
+    /// How it appears among the items of a list: kube-apiserver leaves `kind` and `apiVersion` out of the items of a
+    /// built-in kind's list (custom resources keep them).
+    var listBytes: ByteBuffer
     var ownership: FieldOwnership
 
-    init(value: JSONValue, ownership: FieldOwnership) {
+    init(value: JSONValue, ownership: FieldOwnership, listItem withoutTypeMeta: Bool) {
         var value = value
         value[path: ["metadata", "managedFields"]] = ownership.entries.isEmpty ? nil : ownership.managedFields()
         self.value = value
         self.bytes = ByteBuffer(data: value.encoded())
+        if withoutTypeMeta, case .object(var members) = value {
+            members["kind"] = nil
+            members["apiVersion"] = nil
+            self.listBytes = ByteBuffer(data: JSONValue.object(members).encoded())
+        } else {
+            self.listBytes = bytes
+        }
         self.ownership = ownership
     }
 

@@ -136,6 +136,8 @@ struct CSIHarness: Sendable {
 
     /// Creates a pod object (so owner references and garbage collection work) and returns its uid.
     func createPod(_ name: String, namespace: String = "apps") async throws -> String {
+        // As on a cluster, the pod's service account must exist (kube-apiserver's ServiceAccount admission).
+        do { _ = try await client.create(ServiceAccount(metadata: ObjectMeta(name: "web", namespace: namespace))) } catch let error as KubernetesError where error.isAlreadyExists {}
         let pod = try await client.create(Pod(metadata: ObjectMeta(name: name, namespace: namespace), spec: .init(nodeName: Self.nodeID, serviceAccountName: "web")))
         return pod.metadata.uid ?? ""
     }

@@ -56,8 +56,28 @@ import Testing
             _ = try await client.create(Namespace(name: "apps"))
             _ = try await client.create(secret("a", namespace: "apps"))
             try await client.delete(Namespace.self, name: "apps")
-            let gone = await kubeError { _ = try await client.get(Secret.self, name: "a", namespace: "apps") }
+            var gone: KubernetesError?
+            for _ in 0..<50 where gone == nil {
+                try await Task.sleep(for: .milliseconds(100))
+                gone = await kubeError { _ = try await client.get(Secret.self, name: "a", namespace: "apps") }
+            }
             #expect(gone?.isNotFound == true)
+            #expect(await kubeError { _ = try await client.get(Namespace.self, name: "apps") }?.isNotFound == true)
+        }
+    }
+
+    @Test func aDeletedNamespaceIsTerminatingFirst() async throws {
+        // As on kube-apiserver: the namespace turns Terminating, refuses new content (403) and a new namespace of its
+        // name (409), and goes once the namespace controller's work is done (here held back for the test).
+        try await withCluster(.init(namespaceFinalizeDelay: .seconds(120))) { _, client in
+            _ = try await client.create(Namespace(name: "apps"))
+            try await client.delete(Namespace.self, name: "apps")
+            let terminating = try await client.get(Namespace.self, name: "apps")
+            #expect(terminating.metadata.deletionTimestamp != nil)
+            let refused = await kubeError { _ = try await client.create(secret("b", namespace: "apps")) }
+            #expect(refused?.code == 403 && refused?.description.contains("is being terminated") == true)
+            let again = await kubeError { _ = try await client.create(Namespace(name: "apps")) }
+            #expect(again?.isAlreadyExists == true)
         }
     }
 
