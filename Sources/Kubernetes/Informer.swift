@@ -8,8 +8,19 @@ public enum InformerEvent<T: APIObject>: Sendable {
     case deleted(T)
 }
 
+/// How an informer fills its cache.
+public enum InitialSync: Sendable {
+    /// Watch-list (`sendInitialEvents=true`): one watch streams the current objects, then the changes. A server that
+    /// cannot do it (an ERROR event before the end of the initial events, a 4xx, or no end bookmark) is remembered,
+    /// and the informer lists and watches instead, as client-go does.
+    case watchList
+    /// A paged list, then a watch from its resourceVersion.
+    case list
+}
+
 /// A list+watch cache of one resource, indexed by namespace and label, like client-go's shared informer:
-/// it lists once, then watches from the list's resourceVersion, resumes after disconnects and lists again on 410 Gone.
+/// it syncs once (watch-list, or list), then watches from that resourceVersion, resumes after disconnects and
+/// syncs again on 410 Gone.
 public actor Informer<T: APIObject> {
     let client: KubernetesClient
     let namespace: String?
@@ -17,6 +28,9 @@ public actor Informer<T: APIObject> {
     let fieldSelector: String?
     let pageSize: Int
     let logger: Logger
+    let initialSync: InitialSync
+    /// The server refused watch-list once: list + watch from then on.
+    public private(set) var watchListRefused = false
 
     var objects: [String: T] = [:]
     var byNamespace: [String: Set<String>] = [:]
@@ -26,13 +40,13 @@ public actor Informer<T: APIObject> {
     var syncWaiters: [CheckedContinuation<Void, Never>] = []
     var subscribers: [Int: AsyncStream<InformerEvent<T>>.Continuation] = [:]
     var nextSubscriber = 0
-    /// How often the informer had to list (1 + relists after 410 or errors).
+    /// How often the cache was filled by a list or a watch-list (1 + resyncs after 410 or errors).
     public private(set) var listCount = 0
 
     public init(client: KubernetesClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
-                pageSize: Int = 500, logger: Logger = Logger(label: "akvs.informer")) {
+                pageSize: Int = 500, initialSync: InitialSync = .watchList, logger: Logger = Logger(label: "akvs.informer")) {
         self.client = client; self.namespace = namespace; self.labelSelector = labelSelector; self.fieldSelector = fieldSelector
-        self.pageSize = pageSize; self.logger = logger
+        self.pageSize = pageSize; self.initialSync = initialSync; self.logger = logger
     }
 
     // MARK: reading
@@ -82,6 +96,12 @@ public actor Informer<T: APIObject> {
         while !Task.isCancelled {
             do {
                 if needList {
+                    if initialSync == .watchList, !watchListRefused, try await streamInitialEvents() {
+                        // The watch-list stream ended after its initial events (a timeout): resume from its resourceVersion.
+                        needList = false
+                        backoff.reset()
+                        continue
+                    }
                     try await relist()
                     needList = false
                 }
@@ -105,8 +125,56 @@ public actor Informer<T: APIObject> {
         for (_, s) in subscribers { s.finish() }
     }
 
+    /// One watch-list: the initial events fill the cache, then changes are applied until the server ends the watch.
+    /// Returns false when this sync must be a list instead: the server refused (remembered) or failed transiently.
+    func streamInitialEvents() async throws -> Bool {
+        let options = WatchOptions(labelSelector: labelSelector, fieldSelector: fieldSelector, allowBookmarks: true,
+                                   timeoutSeconds: Int.random(in: 300...600), sendInitialEvents: true)
+        var initial: [T] = []
+        var ended = false
+        do {
+            for try await event in client.watch(T.self, namespace: namespace, options: options) {
+                if ended { apply(event); continue }
+                switch event {
+                case .added(let object), .modified(let object): initial.append(object)
+                case .deleted(let object): initial.removeAll { $0.key == object.key }
+                case .bookmark: break
+                case .initialEventsEnd(let rv):
+                    replaceAll(with: initial, resourceVersion: rv)
+                    initial = []
+                    ended = true
+                }
+            }
+        } catch let error as KubernetesError where !ended {
+            // kube-apiserver answers watch-list it cannot serve with an ERROR event (recorded: 500, storage without
+            // RequestWatchProgress) or refuses the parameters (4xx); anything else is transient.
+            if case .api(let code, _, _, _) = error, code == 500 || (400..<500).contains(code) && code != 429 && code != 410 {
+                refuseWatchList("\(error)")
+            } else {
+                logger.info("watch-list failed; listing instead this time", metadata: ["resource": "\(T.resourceKind)", "error": "\(error)"])
+            }
+            return false
+        }
+        guard ended else {
+            // A server that ignores sendInitialEvents streams the objects but never says it is done.
+            refuseWatchList("the stream ended without the initial-events-end bookmark")
+            return false
+        }
+        return true
+    }
+
+    func refuseWatchList(_ why: String) {
+        watchListRefused = true
+        logger.info("the API server does not serve watch-list; falling back to list + watch", metadata: ["resource": "\(T.resourceKind)", "reason": "\(why)"])
+    }
+
     func relist() async throws {
         let (items, rv) = try await client.listAll(T.self, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, pageSize: pageSize)
+        replaceAll(with: items, resourceVersion: rv)
+    }
+
+    /// The cache becomes `items` (a list, or the initial events of a watch-list), emitting what changed.
+    func replaceAll(with items: [T], resourceVersion rv: String) {
         listCount += 1
         var seen = Set<String>()
         for item in items {
@@ -139,7 +207,7 @@ public actor Informer<T: APIObject> {
             let key = object.key
             if let old = objects[key] { remove(key: key); emit(.deleted(old)) }
             resourceVersion = object.metadata.resourceVersion ?? resourceVersion
-        case .bookmark(let rv):
+        case .bookmark(let rv), .initialEventsEnd(let rv):
             if !rv.isEmpty { resourceVersion = rv }
         }
     }

@@ -12,6 +12,9 @@ public enum WatchEvent<T: APIObject>: Sendable {
     case deleted(T)
     /// Everything up to this resourceVersion has been delivered.
     case bookmark(resourceVersion: String)
+    /// Watch-list: every object that existed when the watch began has arrived (a BOOKMARK annotated
+    /// `k8s.io/initial-events-end: "true"`); changes follow.
+    case initialEventsEnd(resourceVersion: String)
 }
 
 /// Watch parameters.
@@ -23,9 +26,13 @@ public struct WatchOptions: Sendable {
     public var allowBookmarks: Bool
     /// The server ends the watch after this long (the caller then resumes).
     public var timeoutSeconds: Int?
-    public init(resourceVersion: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil, allowBookmarks: Bool = true, timeoutSeconds: Int? = nil) {
+    /// Watch-list (`sendInitialEvents=true`): every current object arrives as `added`, then `initialEventsEnd`,
+    /// instead of a separate list. Servers whose storage cannot do it answer an ERROR event.
+    public var sendInitialEvents: Bool
+    public init(resourceVersion: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil, allowBookmarks: Bool = true, timeoutSeconds: Int? = nil,
+                sendInitialEvents: Bool = false) {
         self.resourceVersion = resourceVersion; self.labelSelector = labelSelector; self.fieldSelector = fieldSelector
-        self.allowBookmarks = allowBookmarks; self.timeoutSeconds = timeoutSeconds
+        self.allowBookmarks = allowBookmarks; self.timeoutSeconds = timeoutSeconds; self.sendInitialEvents = sendInitialEvents
     }
 }
 
@@ -34,8 +41,9 @@ extension KubernetesClient {
     /// throws its Status (410 Expired means: list again, then watch from the new resourceVersion).
     public func watch<T: APIObject>(_ type: T.Type, namespace: String?, options: WatchOptions = .init()) -> AsyncThrowingStream<WatchEvent<T>, any Error> {
         let path = Self.path(T.resourceKind, namespace: namespace) + Self.query([
-            ("watch", "true"), ("resourceVersion", options.resourceVersion), ("labelSelector", options.labelSelector),
-            ("fieldSelector", options.fieldSelector), ("allowWatchBookmarks", options.allowBookmarks ? "true" : nil),
+            ("watch", "true"), ("resourceVersion", options.sendInitialEvents ? nil : options.resourceVersion), ("labelSelector", options.labelSelector),
+            ("fieldSelector", options.fieldSelector), ("allowWatchBookmarks", options.allowBookmarks || options.sendInitialEvents ? "true" : nil),
+            ("sendInitialEvents", options.sendInitialEvents ? "true" : nil), ("resourceVersionMatch", options.sendInitialEvents ? "NotOlderThan" : nil),
             ("timeoutSeconds", options.timeoutSeconds.map(String.init)),
         ])
         let (stream, continuation) = AsyncThrowingStream<WatchEvent<T>, any Error>.makeStream()
@@ -93,7 +101,9 @@ extension KubernetesClient {
         case "DELETED": return .deleted(try decode(EventBody<T>.self, line).object)
         case "BOOKMARK":
             let object = try decode(EventBody<JSONValue>.self, line).object
-            return .bookmark(resourceVersion: object[path: ["metadata", "resourceVersion"]]?.stringValue ?? "")
+            let resourceVersion = object[path: ["metadata", "resourceVersion"]]?.stringValue ?? ""
+            if object[path: ["metadata", "annotations", "k8s.io/initial-events-end"]]?.stringValue == "true" { return .initialEventsEnd(resourceVersion: resourceVersion) }
+            return .bookmark(resourceVersion: resourceVersion)
         case "ERROR":
             let status = try decode(EventBody<JSONValue>.self, line).object
             // Int(exactly:): a code such as 1e300 must not trap the conversion; it is then no HTTP code at all.

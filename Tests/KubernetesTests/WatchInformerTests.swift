@@ -18,6 +18,7 @@ import Testing
                 case .modified(let s): seen.append("MODIFIED \(s.metadata.name!)")
                 case .deleted(let s): seen.append("DELETED \(s.metadata.name!)")
                 case .bookmark: bookmark = true
+                case .initialEventsEnd: Issue.record("an initial-events-end bookmark on a watch that did not ask for initial events")
                 }
                 if bookmark && seen.count >= 2 { break }
             }
@@ -60,7 +61,7 @@ import Testing
     @Test func informerSyncsResumesAfterDroppedWatchAndRelistsAfterGone() async throws {
         try await withCluster { server, client in
             for i in 0..<30 { _ = try await client.create(secret("pre\(i)", labels: ["n": "\(i % 3)"])) }
-            let informer = Informer<Secret>(client: client, namespace: nil, pageSize: 7)
+            let informer = Informer<Secret>(client: client, namespace: nil, pageSize: 7, initialSync: .list)
             let events = await informer.events()
             let run = Task { await informer.run() }
             defer { run.cancel() }
@@ -104,6 +105,51 @@ import Testing
             }
             #expect(kinds.contains("added live"))
             #expect(kinds.contains("added after-drop"))
+        }
+    }
+
+    @Test func informerSyncsByWatchListWithoutAList() async throws {
+        try await withCluster { server, client in
+            for i in 0..<12 { _ = try await client.create(secret("pre\(i)")) }
+            _ = await server.requests(reset: true)
+            let informer = Informer<Secret>(client: client, namespace: nil)
+            let run = Task { await informer.run() }
+            defer { run.cancel() }
+            await informer.waitForSync()
+            #expect(await informer.count == 12)
+            _ = try await client.create(secret("live"))
+            try await eventually("live in cache") { await informer.get(namespace: "default", name: "live") != nil }
+            let secrets = (await server.requests()).arrayValue?.filter { $0["resource"]?.stringValue == "secrets" } ?? []
+            #expect(secrets.contains { $0["verb"]?.stringValue == "WATCH" })
+            #expect(!secrets.contains { $0["verb"]?.stringValue == "GET" }, "no list: \(secrets)")
+            #expect(await informer.watchListRefused == false)
+            #expect(await informer.listCount == 1)
+        }
+    }
+
+    @Test func informerFallsBackToListAndWatchWhenWatchListIsRefused() async throws {
+        try await withCluster { server, client in
+            for i in 0..<5 { _ = try await client.create(secret("pre\(i)")) }
+            // As recorded from kube-apiserver on etcd 3.5.1: one ERROR event answers sendInitialEvents=true.
+            await server.setFaults(.init(watchListUnsupported: true))
+            let informer = Informer<Secret>(client: client, namespace: nil)
+            let run = Task { await informer.run() }
+            defer { run.cancel() }
+            await informer.waitForSync()
+            #expect(await informer.count == 5)
+            #expect(await informer.watchListRefused)
+            _ = try await client.create(secret("live"))
+            try await eventually("live in cache") { await informer.get(namespace: "default", name: "live") != nil }
+            // A later resync (history gone) lists again instead of asking for watch-list once more.
+            await server.setFaults(.init(rejectWatches: true, watchListUnsupported: true))
+            await server.dropWatches()
+            _ = try await client.create(secret("after-restart"))
+            _ = await server.requests(reset: true)
+            await server.restart()
+            await server.setFaults(.init(watchListUnsupported: true))
+            try await eventually("relisted", timeout: .seconds(10)) { await informer.get(namespace: "default", name: "after-restart") != nil }
+            let secrets = (await server.requests()).arrayValue?.filter { $0["resource"]?.stringValue == "secrets" } ?? []
+            #expect(secrets.contains { $0["verb"]?.stringValue == "GET" }, "\(secrets)")
         }
     }
 }
