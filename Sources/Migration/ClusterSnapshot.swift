@@ -113,7 +113,8 @@ public struct ClusterSnapshot: Sendable {
         return copy
     }
 
-    func secret(_ name: String, namespace: String) -> JSONValue? {
+    /// A Secret of the snapshot (values removed).
+    public func secret(_ name: String, namespace: String) -> JSONValue? {
         secrets.first { $0.text("metadata", "name") == name && ($0.text("metadata", "namespace") ?? "default") == namespace }
     }
 

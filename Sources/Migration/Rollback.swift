@@ -55,24 +55,28 @@ public struct Rollback: Sendable {
     }
 }
 
-/// `cleanup`: after verify passed and only with --confirm, the nodePublishSecretRef Secrets of the inventory go
-/// (those no remaining CSI volume still references), then the local inventory files.
+/// `cleanup`: after verify passed and only with --confirm, the nodePublishSecretRef Secrets of the inventory go,
+/// each only when a fresh read of every pod and pod template in its namespace shows nothing naming it.
 public struct Cleanup: Sendable {
     let inventory: Inventory
-    let snapshot: ClusterSnapshot
+    let usage: CredentialUsage
 
-    public init(inventory: Inventory, snapshot: ClusterSnapshot) { self.inventory = inventory; self.snapshot = snapshot }
+    public init(inventory: Inventory, usage: CredentialUsage) { self.inventory = inventory; self.usage = usage }
 
-    public func changes() -> [Change] {
-        let stillUsed = Set(snapshot.workloads.flatMap { w in w.csiVolumes.compactMap { $0.text("csi", "nodePublishSecretRef", "name").map { "\(w.namespace)/\($0)" } } })
-        return inventory.credentialSecrets.map { key in
+    /// The namespaces whose pods and templates must be read.
+    public static func namespaces(of inventory: Inventory) -> Set<String> {
+        Set(inventory.credentialSecrets.compactMap { $0.split(separator: "/", maxSplits: 1).first.map(String.init) })
+    }
+
+    public func changes(existing: (String, String) -> Bool) -> [Change] {
+        inventory.credentialSecrets.map { key in
             let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
             let (namespace, name) = (parts[0], parts.count > 1 ? parts[1] : "")
-            if stillUsed.contains(key) {
-                return Change("cleanup", namespace, "Secret/\(name)", .blocked, "still referenced by a CSI volume (a workload that did not move); kept")
+            guard existing(namespace, name) else { return Change("cleanup", namespace, "Secret/\(name)", .unchanged, "already gone") }
+            if let blocker = usage.blocker(secret: name, namespace: namespace) {
+                return Change("cleanup", namespace, "Secret/\(name)", .blocked, blocker)
             }
-            guard snapshot.secret(name, namespace: namespace) != nil else { return Change("cleanup", namespace, "Secret/\(name)", .unchanged, "already gone") }
-            return Change("cleanup", namespace, "Secret/\(name)", .delete, "service-principal credentials no longer used",
+            return Change("cleanup", namespace, "Secret/\(name)", .delete, "service-principal credentials no pod or pod template names any more",
                           object: ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": .string(name), "namespace": .string(namespace)]])
         }
     }

@@ -14,6 +14,8 @@ public enum MigrationKinds {
     static let replicaSet = ResourceKind(group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets")
     static let job = ResourceKind(group: "batch", version: "v1", kind: "Job", plural: "jobs")
     static let cronJob = ResourceKind(group: "batch", version: "v1", kind: "CronJob", plural: "cronjobs")
+    static let replicationController = ResourceKind(group: "", version: "v1", kind: "ReplicationController", plural: "replicationcontrollers")
+    static let podTemplate = ResourceKind(group: "", version: "v1", kind: "PodTemplate", plural: "podtemplates")
     static let spc = SecretProviderClass.resourceKind
     static let secretSync = SecretSync.resourceKind
     static let akvSync = AKVSync.resourceKind

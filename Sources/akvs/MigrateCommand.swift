@@ -232,8 +232,10 @@ struct MigrateCleanup: AsyncParsableCommand {
             print(MigrationReport(stage: "cleanup", applied: false, changes: problems, notes: ["verify has not passed: nothing was deleted. Run akvs migrate verify."]).render(options.format))
             throw ExitCode(1)
         }
-        let changes = Cleanup(inventory: inventory, snapshot: snapshot).changes()
+        let usage = await CredentialUsage.scan(client: client!, namespaces: Cleanup.namespaces(of: inventory))
+        let changes = Cleanup(inventory: inventory, usage: usage).changes { namespace, name in snapshot.secret(name, namespace: namespace) != nil }
         try await options.finish("cleanup", changes, client: client)
+        // finish exits 1 when a Secret was kept: the inventory, the record of what is left to clean up, stays then.
         if options.apply {
             do { try bundle.remove() } catch { throw RoleFailure(message: error.description) }
             print("removed the local inventory files in \(directory)")
