@@ -93,6 +93,18 @@ struct EventSummary: Sendable {
     }
 }
 
+extension EventSummary {
+    /// An API time (RFC 3339, with or without fractional seconds).
+    static func date(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+
+    static func format(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+}
+
 extension JSONValue {
     /// `namespace/name` of an object.
     var objectName: String {

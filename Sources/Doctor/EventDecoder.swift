@@ -30,6 +30,24 @@ enum EventDecoder {
         return nil
     }
 
+    /// kubelet's reasons for a volume that could not be set up.
+    static let mountFailureReasons: Set<String> = ["FailedMount", "FailedAttachVolume", "FailedMapVolume"]
+
+    /// Whether a pod's Warning is a failed mount of one of its secrets-store volumes (named in kubelet's message as
+    /// `volume "NAME"` or in its `unmounted volumes=[...]` list), or names the driver.
+    static func isSecretsStoreMountFailure(_ event: EventSummary, volumes: [String]) -> Bool {
+        guard mountFailureReasons.contains(event.reason) else { return false }
+        if event.message.contains("secrets-store.csi.k8s.io") { return true }
+        return volumes.contains { volume in
+            event.message.contains("volume \"\(volume)\"") || listed(volume, in: event.message, after: "unmounted volumes=[")
+        }
+    }
+
+    static func listed(_ volume: String, in message: String, after marker: String) -> Bool {
+        guard let start = message.range(of: marker), let end = message[start.upperBound...].firstIndex(of: "]") else { return false }
+        return message[start.upperBound..<end].split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == volume }
+    }
+
     /// Event messages are bounded so that one long event cannot drown the checklist.
     static func excerpt(_ message: String, limit: Int = 400) -> String {
         message.count <= limit ? message : String(message.prefix(limit)) + "…"

@@ -33,7 +33,9 @@ extension Doctor {
             }
             report.add(try await csiDriverChecks(install, needsAudience: needsAudience).checks)
             report.add(try await nodeChecks(node: node, installs: installs))
-            report.add(eventChecks(try await view.events(namespace: namespace, name: name, uid: pod.text("metadata", "uid")), id: "events", about: "pod/\(name)"))
+            let events = try await view.events(namespace: namespace, name: name, uid: pod.text("metadata", "uid"))
+            let mounted = try await mountedSince(pod, classes: classes.map(\.spc))
+            report.add(podEventChecks(events, volumes: volumes.compactMap { $0.text("name") }, mountedSince: mounted, about: "pod/\(name)"))
             for (volume, spc) in classes {
                 report.add(try await mountStatusChecks(pod: pod, spc: spc, volume: volume, install: install))
             }
@@ -52,14 +54,23 @@ extension Doctor {
         checks.append(.ok("volume", "volume \(volumeName)", "driver \(Names.driver), secretProviderClass \(className)"))
         let (found, lookup) = try await ClassChecks.find(view, name: className, namespace: namespace, usedBy: "the pod")
         checks.append(lookup)
-        guard let spc = found else { return (nil, checks, false) }
+        // kubelet reads a named nodePublishSecretRef Secret before the driver sees the class, so its check stands on
+        // its own: a broken or missing class does not hide a missing credentials Secret.
+        let referenced = !(volume.text("csi", "nodePublishSecretRef", "name") ?? "").isEmpty
+        guard let spc = found else {
+            if referenced { checks += try await credentialChecks(volume, namespace: namespace).1 }
+            return (nil, checks, false)
+        }
         let (parameters, attributes, parameterChecks) = ClassChecks.parameters(spc)
         checks += parameterChecks
         for mount in subPathMounts(pod, volume: volumeName) {
             checks.append(.warning("volume.subPath", "subPath mount \(mount)", "files mounted with subPath are never updated by rotation (kubelet binds them once)",
                                    fix: "mount the whole volume (no subPath) and read the file from the directory"))
         }
-        guard let parameters else { return (spc, checks, false) }
+        guard let parameters else {
+            if referenced { checks += try await credentialChecks(volume, namespace: namespace).1 }
+            return (spc, checks, false)
+        }
         var secrets: [String: String] = [:]
         var workload = false
         switch parameters.identity {
@@ -71,8 +82,10 @@ extension Doctor {
         case .workloadIdentity(let clientID):
             workload = true
             checks.append(try await serviceAccountCheck(serviceAccount, namespace: namespace, clientID: clientID))
+            if referenced { checks += try await referencedSecretCheck(volume, namespace: namespace) }
         case .managedIdentity:
             checks.append(.ok("identity", "identity", "\(ClassChecks.identityName(parameters.identity)); the node's IMDS issues its token"))
+            if referenced { checks += try await referencedSecretCheck(volume, namespace: namespace) }
         }
         if let probe {
             checks += await probe.run(parameters: parameters, attributes: attributes, secrets: secrets,
@@ -118,6 +131,54 @@ extension Doctor {
                                     fix: label)])
         }
         return (data, [.ok("identity.credentials", "credentials Secret \(namespace)/\(secretName)", "service principal \(clientID), clientsecret present, labelled \(Names.usedLabel)=true")])
+    }
+
+    /// A nodePublishSecretRef the identity mode does not use must still exist: kubelet fails the mount without it.
+    func referencedSecretCheck(_ volume: JSONValue, namespace: String) async throws(DoctorError) -> [Check] {
+        let name = volume.text("csi", "nodePublishSecretRef", "name") ?? ""
+        guard try await view.get(Kinds.secret, name, namespace: namespace) == nil else { return [] }
+        return [.failure("identity.credentials", "nodePublishSecretRef Secret \(namespace)/\(name)",
+                         "not found: kubelet fails the mount on a missing nodePublishSecretRef, although this identity mode does not use it",
+                         fix: "remove nodePublishSecretRef from volume \(volume.text("name") ?? "") (the SecretProviderClass does not need it), or create the Secret")]
+    }
+
+    /// When the pod's volumes were last known mounted: its containers started after kubelet mounted every volume,
+    /// and a SecretProviderClassPodStatus is written after a successful mount.
+    func mountedSince(_ pod: JSONValue, classes: [JSONValue]) async throws(DoctorError) -> Date? {
+        let namespace = pod.text("metadata", "namespace") ?? ""
+        let podName = pod.text("metadata", "name") ?? ""
+        var times = (pod.list("status", "containerStatuses") + pod.list("status", "initContainerStatuses")).compactMap {
+            $0.text("state", "running", "startedAt") ?? $0.text("state", "terminated", "startedAt")
+        }
+        for spc in classes {
+            let statusName = "\(podName)-\(namespace)-\(spc.text("metadata", "name") ?? "")"
+            if let status = try await view.get(Kinds.podStatus, statusName, namespace: namespace), status[path: ["status", "mounted"]]?.boolValue == true,
+               let created = status.text("metadata", "creationTimestamp") {
+                times.append(created)
+            }
+        }
+        return times.compactMap(EventSummary.date).max()
+    }
+
+    /// Warnings about the pod: a failed secrets-store mount is ✗ (decoded into the check that explains it) unless the
+    /// volume mounted after it; every other Warning (e.g. kubelet's MissingClusterDNS) is ! and leaves the exit code alone.
+    func podEventChecks(_ events: [EventSummary], volumes: [String], mountedSince: Date?, about: String) -> [Check] {
+        events.filter { $0.type == "Warning" }.prefix(8).map { event in
+            let times = event.count > 1 ? " ×\(event.count)" : ""
+            let subject = "Event \(event.reason)\(times) on \(about)"
+            let message = EventDecoder.excerpt(event.message)
+            guard EventDecoder.isSecretsStoreMountFailure(event, volumes: volumes) else {
+                return .warning("events", subject, message + " (not about the secrets-store volumes)")
+            }
+            if let mountedSince, let when = EventSummary.date(event.last), when <= mountedSince {
+                return .warning("events", subject, message + " (resolved: the volumes mounted at \(EventSummary.format(mountedSince)), after this event)")
+            }
+            if let explanation = EventDecoder.explain(event.message) {
+                return .failure("events", subject, message, fix: "\(explanation.meaning): see the '\(explanation.check)' line above (fix that, then the event stops)")
+            }
+            return .failure("events", subject, message,
+                            fix: "kubectl describe \(about) and the driver's logs: kubectl logs -n kube-system -l \(Names.driverLabel) -c secrets-store")
+        }
     }
 
     /// Workload identity: the pod's service account exists; what its federated credential must say.

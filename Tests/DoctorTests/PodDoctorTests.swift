@@ -130,6 +130,65 @@ func expectNoValues(_ report: DoctorReport, sourceLocation: SourceLocation = #_s
         }
     }
 
+    @Test func independentFailuresAreAllReported() async throws {
+        try await Cluster.with { cluster in
+            // A broken objects parameter and a missing nodePublishSecretRef Secret: kubelet fails the mount on the
+            // second whatever the first says, so both are ✗, and the summary still points at the first.
+            var parameters = cluster.spcParameters
+            parameters["objects"] = "array:\n  - |\n    objectType: secret\n"
+            try await cluster.patch(SecretProviderClass.resourceKind, "vault", namespace: "apps", ["spec": ["parameters": .object(parameters)]])
+            try await cluster.create(Cluster.kinds.pod, ["apiVersion": "v1", "kind": "Pod", "metadata": Cluster.meta("web-sp", "apps"),
+                                                         "spec": ["nodeName": "node-1", "serviceAccountName": "web",
+                                                                  "containers": [["name": "app", "image": "busybox"]],
+                                                                  "volumes": [["name": "secrets", "csi": ["driver": "secrets-store.csi.k8s.io", "readOnly": true,
+                                                                                                          "volumeAttributes": ["secretProviderClass": "vault"],
+                                                                                                          "nodePublishSecretRef": ["name": "sp-creds"]]]]]])
+            let report = await cluster.doctor().pod("web-sp", namespace: "apps")
+            let failures = report.checks.filter { $0.status == .failure }.map(\.id)
+            #expect(failures.contains("secretProviderClass.parameters"), "\(report.text())")
+            #expect(failure(report, "identity.credentials")?.found.contains("not found") == true)
+            #expect(failures.first == "secretProviderClass.parameters")
+        }
+    }
+
+    @Test func warningsNotAboutTheMountDoNotFailThePod() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.create(Cluster.kinds.event, ["apiVersion": "v1", "kind": "Event", "metadata": Cluster.meta("web.dns", "apps"),
+                                                           "involvedObject": ["kind": "Pod", "name": "web", "namespace": "apps"], "type": "Warning",
+                                                           "reason": "MissingClusterDNS", "count": 3,
+                                                           "message": "pod: \"web_apps(uid)\". kubelet does not have ClusterDNS IP configured and cannot create Pod using \"ClusterFirst\" policy. Falling back to \"Default\" policy."])
+            // A FailedMount of another volume (not a secrets-store one) is not this driver's either.
+            try await cluster.create(Cluster.kinds.event, ["apiVersion": "v1", "kind": "Event", "metadata": Cluster.meta("web.cm", "apps"),
+                                                           "involvedObject": ["kind": "Pod", "name": "web", "namespace": "apps"], "type": "Warning", "reason": "FailedMount",
+                                                           "message": "MountVolume.SetUp failed for volume \"config\" : configmap \"app-config\" not found"])
+            let report = await cluster.doctor().pod("web", namespace: "apps")
+            #expect(report.healthy, "\(report.text())")
+            let events = report.checks.filter { $0.id == "events" }
+            #expect(events.count == 2 && events.allSatisfy { $0.status == .warning })
+        }
+    }
+
+    @Test func aFailedMountBeforeTheMountSucceededIsAWarning() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.patch(Cluster.kinds.pod, "web", namespace: "apps",
+                                    ["status": ["phase": "Running", "containerStatuses": [["name": "app", "ready": true, "restartCount": 0,
+                                                                                           "state": ["running": ["startedAt": "2026-12-01T10:05:00Z"]]]]]], status: true)
+            let message = "MountVolume.SetUp failed for volume \"secrets\" : rpc error: code = Unknown desc = AADSTS70021: No matching federated identity record found"
+            try await cluster.create(Cluster.kinds.event, ["apiVersion": "v1", "kind": "Event", "metadata": Cluster.meta("web.old", "apps"),
+                                                           "involvedObject": ["kind": "Pod", "name": "web", "namespace": "apps"], "type": "Warning", "reason": "FailedMount",
+                                                           "lastTimestamp": "2026-12-01T10:00:00Z", "message": .string(message)])
+            var report = await cluster.doctor().pod("web", namespace: "apps")
+            #expect(report.healthy, "\(report.text())")
+            #expect(report.checks.first { $0.id == "events" }?.found.contains("resolved") == true)
+            // The same failure again, after the containers started (a rotation's republish failing), is ✗.
+            try await cluster.create(Cluster.kinds.event, ["apiVersion": "v1", "kind": "Event", "metadata": Cluster.meta("web.new", "apps"),
+                                                           "involvedObject": ["kind": "Pod", "name": "web", "namespace": "apps"], "type": "Warning", "reason": "FailedMount",
+                                                           "lastTimestamp": .string(APITime.string(Date().addingTimeInterval(60))), "message": .string(message + " (again)")])
+            report = await cluster.doctor().pod("web", namespace: "apps")
+            #expect(failure(report, "events")?.fix?.contains("identity.federation") == true)
+        }
+    }
+
     @Test func unsyncedAndForeignSecretObjects() async throws {
         try await Cluster.with { cluster in
             try await cluster.patch(SecretProviderClass.resourceKind, "vault", namespace: "apps",
