@@ -350,3 +350,15 @@ def test_kubectl_dry_run_accepts_the_policies(render, kubectl, kubectl_server, t
     assert proc.returncode == 0, proc.stderr
     for o in objects:
         assert f"/{o['metadata']['name']} created (dry run)" in proc.stdout, (o["metadata"]["name"], proc.stdout)
+
+
+def test_install_notes_say_what_is_refused(helm):
+    from conftest import CHART, run_helm
+
+    proc = run_helm(helm, ["install", "akvs", str(CHART), "--dry-run=client", "-n", "kube-system", *sum((["--set", s] for s in SETTINGS), [])])
+    assert ("Tenant policy: ValidatingAdmissionPolicies akvs-tenant-* refuse, in every namespace,\nnodePublishSecretRef; node identities; "
+            "vaults other than prod-vault, Shared-Vault; cloudEnvFileName outside /etc/kubernetes, /opt/azurestack/.") in proc.stdout, proc.stdout
+    plain = run_helm(helm, ["install", "akvs", str(CHART), "--dry-run=client", "-n", "kube-system"])
+    assert "Tenant policy" not in plain.stdout and "NetworkPolicies" not in plain.stdout
+    netpol = run_helm(helm, ["install", "akvs", str(CHART), "--dry-run=client", "-n", "kube-system", "--set", "networkPolicy.enabled=true"])
+    assert "WARNING: the provider runs on the host network" in netpol.stdout
