@@ -186,8 +186,11 @@ let package = Package(
         .target(
             name: "KubernetesTestServer",
             dependencies: [
-                "StructuredJSON", "SecretsStoreAPI",
+                "StructuredJSON", "SecretsStoreAPI", "Emulator",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),

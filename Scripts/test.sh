@@ -39,12 +39,12 @@ echo "== chaos, CI profile (every fault kind at least once, ~3 min; any invarian
 "$BIN/akvs-kube-bench" chaos --minutes 3 --seed 1
 echo "== python interop (official Azure SDK against akvs emulator)"
 AKVS_BIN="$BIN/akvs" python3 -m pytest -q Interop/python
-echo "== python interop (official kubernetes client against akvs-kube-test-server)"
-AKVS_BIN="$BIN/akvs" KUBE_TEST_SERVER_BIN="$BIN/akvs-kube-test-server" python3 -m pytest -q Interop/kubernetes
+TOOLS="$(bash Scripts/install-kube-tools.sh | tail -1)"
+echo "== python interop (official kubernetes client and kubectl against akvs-kube-test-server, recorded kube-apiserver replies replayed)"
+AKVS_BIN="$BIN/akvs" KUBE_TEST_SERVER_BIN="$BIN/akvs-kube-test-server" KUBECTL="$TOOLS/kubectl" python3 -m pytest -q Interop/kubernetes
 echo "== CRD manifests"
 python3 -m pytest -q Interop/crds
 echo "== Helm chart (lint, render, schemas, --check-config, admission policies, apply to the test server)"
-TOOLS="$(bash Scripts/install-kube-tools.sh | tail -1)"
 python3 -m pip install -q --disable-pip-version-check -r Interop/chart/requirements.txt
 HELM="$TOOLS/helm" KUBECTL="$TOOLS/kubectl" AKVS_BIN="$BIN/akvs" KUBE_TEST_SERVER_BIN="$BIN/akvs-kube-test-server" \
     python3 -m pytest -q Interop/chart

@@ -50,7 +50,7 @@ from kubernetes.client.exceptions import ApiException
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 DEFAULT_BINARY = REPO_ROOT / ".build" / "debug" / "akvs-kube-test-server"
-READY_RE = re.compile(r"^akvs kube-test-server ready (?P<url>http://127\.0\.0\.1:\d+) kubeconfig=(?P<kubeconfig>\S.*)$")
+READY_RE = re.compile(r"^akvs kube-test-server ready (?P<url>https?://127\.0\.0\.1:\d+) kubeconfig=(?P<kubeconfig>\S.*)$")
 READY_TIMEOUT_SECONDS = 60.0
 ADMIN_TOKEN = "test-admin-token"
 BOOKMARK_INTERVAL_SECONDS = 1
@@ -134,7 +134,12 @@ class KubeTestServer:
             all_headers["Authorization"] = f"Bearer {token}"
         all_headers.update(headers or {})
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=all_headers)
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        handlers = [urllib.request.ProxyHandler({})]
+        if self.url.startswith("https://"):
+            import ssl
+
+            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(self.state_dir / "pki" / "root-ca.pem"))))
+        opener = urllib.request.build_opener(*handlers)
         try:
             with opener.open(request, timeout=timeout) as response:
                 return response.status, dict(response.headers.items()), response.read()
@@ -191,7 +196,8 @@ def _resolve_binary() -> Path:
 
 
 def start_kube_test_server(tmp_path_factory: pytest.TempPathFactory, name: str = "kube",
-                           bookmark_interval_seconds: float = BOOKMARK_INTERVAL_SECONDS) -> KubeTestServer:
+                           bookmark_interval_seconds: float = BOOKMARK_INTERVAL_SECONDS, tls: bool = False) -> KubeTestServer:
+    """`tls`: HTTPS like kube-apiserver (the CA is in the kubeconfig), for clients such as kubectl that send no token over HTTP."""
     binary = _resolve_binary()
     state_dir = tmp_path_factory.mktemp(f"{name}-state")
     stderr_path = state_dir.parent / f"{state_dir.name}-stderr.log"
@@ -201,7 +207,7 @@ def start_kube_test_server(tmp_path_factory: pytest.TempPathFactory, name: str =
         str(state_dir),
         "--bookmark-interval-seconds",
         str(bookmark_interval_seconds),
-    ]
+    ] + (["--tls"] if tls else [])
     with open(stderr_path, "wb") as stderr_file:
         process = subprocess.Popen(
             args,

@@ -18,12 +18,11 @@ import json
 import os
 import stat
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, raw_json, wait_until
+from conftest import REPO_ROOT, _running_server, raw_json, start_kube_test_server, wait_until
 from test_sync_controller_cli import start_emulator, start_sync_controller, stop
 
 AKVS_BIN = Path(os.environ.get("AKVS_BIN", REPO_ROOT / ".build" / "debug" / "akvs"))
@@ -44,11 +43,17 @@ def objects_block(*entries: str) -> str:
 
 
 @pytest.fixture(scope="module")
+def kube_server(tmp_path_factory):
+    """This module's server speaks HTTPS, as kube-apiserver does, so that kubectl (which sends no token over HTTP) can read it."""
+    yield from _running_server(start_kube_test_server(tmp_path_factory, "kube-tls", tls=True))
+
+
+@pytest.fixture(scope="module")
 def world(kube_server, tmp_path_factory, core, custom):
     from kubernetes import client
 
     work = tmp_path_factory.mktemp("migrate")
-    jwks = urllib.request.urlopen(kube_server.url + "/openid/v1/jwks").read().decode()
+    jwks = kube_server.raw_request("GET", "/openid/v1/jwks", token=None)[2].decode()
     federated = "".join(f"      - {{issuer: \"{kube_server.url}\", subject: \"system:serviceaccount:{ns}:akvs-sync\"}}\n" for ns in NAMESPACES)
     emulator, creds = start_emulator(work,
         "vaults:\n  - name: mig-kv\n    secrets:\n      - {name: db, value: db-canary-1}\n"
@@ -216,6 +221,48 @@ def projected_files(volume, secret):
     return {item["path"]: (base64.b64decode(data[item["key"]]), item.get("mode", default)) for item in volume["secret"]["items"]}
 
 
+def dump_cluster(core, custom, folder):
+    """Every object the migration reads, as `kubectl get -o yaml` writes them (kind and apiVersion on each item)."""
+    from kubernetes import client
+
+    apps, batch = client.AppsV1Api(core.api_client), client.BatchV1Api(core.api_client)
+    listers = ((core.list_namespaced_secret, "v1", "Secret"), (core.list_namespaced_service_account, "v1", "ServiceAccount"),
+               (core.list_namespaced_pod, "v1", "Pod"), (apps.list_namespaced_deployment, "apps/v1", "Deployment"),
+               (apps.list_namespaced_stateful_set, "apps/v1", "StatefulSet"), (batch.list_namespaced_cron_job, "batch/v1", "CronJob"))
+    for ns in NAMESPACES:
+        items = custom.list_namespaced_custom_object(SPC_GROUP, SPC_VERSION, ns, "secretproviderclasses")["items"]
+        for lister, api_version, kind in listers:
+            _, data = raw_json(lister, ns)
+            assert all("kind" not in item for item in data["items"]), f"{kind} list items carry kind, unlike kube-apiserver's"
+            items += [{"apiVersion": api_version, "kind": kind, **item} for item in data["items"]]
+        (folder / f"{ns}.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+
+
+def test_live_and_file_runs_agree(world, core, custom, tmp_path):
+    """The stages read a live cluster (list items without kind) exactly as they read the same objects from files."""
+    files = tmp_path / "cluster"
+    files.mkdir()
+    dump_cluster(core, custom, files)
+    live = migrate(world, "inventory", "--backup-dir", str(tmp_path / "live-backup"))
+    offline = migrate(world, "inventory", "-f", str(files), "--backup-dir", str(tmp_path / "file-backup"))
+    assert sorted(w["name"] for w in live["workloads"]) == ["db", "debug", "gov-app", "report", "web", "win"], live["workloads"]
+    for key in ("classes", "workloads", "credentialSecrets"):
+        assert live[key] == offline[key], key
+    # The backup bundles hold the same complete manifests.
+    for bundle in ("live-backup", "file-backup"):
+        manifests = sorted((tmp_path / bundle / "manifests").rglob("*.json"))
+        assert manifests and all(json.loads(m.read_text()).get("kind") and json.loads(m.read_text()).get("apiVersion") for m in manifests)
+    assert sorted(p.relative_to(tmp_path / "live-backup").as_posix() for p in (tmp_path / "live-backup").rglob("*.json")) == \
+        sorted(p.relative_to(tmp_path / "file-backup").as_posix() for p in (tmp_path / "file-backup").rglob("*.json"))
+    # plan (translate and workloads; prepare reads the apiserver's issuer and version, which files do not have).
+    live_plan = migrate(world, "plan", "--client-id", WI_ID, expect=(1,))
+    file_plan = migrate(world, "plan", "-f", str(files), "--client-id", WI_ID, expect=(1,))
+    def stages(report):
+        return [c for c in report["changes"] if c["stage"] in ("translate", "workloads")]
+    assert stages(live_plan) == stages(file_plan)
+    assert any(c["operation"] == "update" and c["stage"] == "workloads" for c in stages(live_plan)), "the live plan rewrites workloads"
+
+
 def test_every_stage_then_files_are_identical_then_rollback(world, core, custom):
     from kubernetes import client
 
@@ -235,6 +282,14 @@ def test_every_stage_then_files_are_identical_then_rollback(world, core, custom)
     assert next(w for w in inventory["workloads"] if w["name"] == "win")["windows"] is True
     consumers = next(c for c in inventory["classes"] if c["name"] == "vault" and c["namespace"] == "mig-a")["secretObjects"][0]["consumers"]
     assert consumers == [{"container": "app", "how": "env secretKeyRef password", "workload": "Deployment/mig-a/web"}]
+    # The bundle's manifests are complete: kubectl maps and applies them (a client-side dry run against the server;
+    # --validate=false because the test server serves no OpenAPI documents; the chart suite validates against 1.36 schemas).
+    kubectl = os.environ.get("KUBECTL")
+    if kubectl:
+        run = subprocess.run([kubectl, "apply", "--dry-run=client", "--validate=false", "-R", "-f", str(Path(backup) / "manifests"), "--kubeconfig", world["kubeconfig"]],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert run.stdout.count("(dry run)") == len(list((Path(backup) / "manifests").rglob("*.json"))), run.stdout
 
     # plan: one dry run of 1, 2, 4, 5; the USGov and Windows SPCs are blockers (exit 1), nothing changed.
     plan = migrate(world, "plan", "--client-id", WI_ID, expect=(1,))

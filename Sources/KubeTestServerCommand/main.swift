@@ -15,9 +15,11 @@ struct KubeTestServerCommand: AsyncParsableCommand {
     @Option(help: "Port (0 picks a free one).") var port = 0
     @Option(help: "Seconds between watch bookmarks.") var bookmarkIntervalSeconds = 1.0
     @Option(help: "Changes kept for watch resumption.") var history = 100_000
+    @Flag(help: "Serve HTTPS like kube-apiserver (CA in <state-dir>/pki, in the kubeconfig); kubectl sends no token over plain HTTP.") var tls = false
 
     func run() async throws {
-        let options = KubeTestServerOptions(host: host, port: port, bookmarkInterval: .milliseconds(Int(bookmarkIntervalSeconds * 1000)), historyLimit: history)
+        let options = KubeTestServerOptions(host: host, port: port, bookmarkInterval: .milliseconds(Int(bookmarkIntervalSeconds * 1000)), historyLimit: history,
+                                            tlsDirectory: tls ? URL(fileURLWithPath: stateDir).appendingPathComponent("pki").path : nil)
         let server = try await KubeTestServer.start(options)
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
         let kubeconfig = URL(fileURLWithPath: stateDir).appendingPathComponent("kubeconfig")

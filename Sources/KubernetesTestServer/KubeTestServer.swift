@@ -1,7 +1,11 @@
+import Emulator
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 import StructuredJSON
 
@@ -21,16 +25,20 @@ public struct KubeTestServerOptions: Sendable {
     public var namespaces: [String]
     /// How long a deleted namespace stays Terminating (refusing new content) before it and its contents are gone.
     public var namespaceFinalizeDelay: Duration
+    /// Serve HTTPS, as kube-apiserver does, with a CA kept in this folder (its root goes into the kubeconfig):
+    /// clients such as kubectl send no bearer token over plain HTTP.
+    public var tlsDirectory: String?
     public var logger: Logger
 
     public static let adminToken = "test-admin-token"
 
     public init(host: String = "127.0.0.1", port: Int = 0, registry: ResourceRegistry = .standard, tokens: Set<String> = [adminToken],
                 bookmarkInterval: Duration = .seconds(1), historyLimit: Int = 100_000, namespaces: [String] = ["default", "kube-system"],
-                namespaceFinalizeDelay: Duration = .milliseconds(500),
+                namespaceFinalizeDelay: Duration = .milliseconds(500), tlsDirectory: String? = nil,
                 logger: Logger = { var l = Logger(label: "akvs.kube-test-server"); l.logLevel = .warning; return l }()) {
         self.host = host; self.port = port; self.registry = registry; self.tokens = tokens; self.bookmarkInterval = bookmarkInterval
-        self.historyLimit = historyLimit; self.namespaces = namespaces; self.namespaceFinalizeDelay = namespaceFinalizeDelay; self.logger = logger
+        self.historyLimit = historyLimit; self.namespaces = namespaces; self.namespaceFinalizeDelay = namespaceFinalizeDelay
+        self.tlsDirectory = tlsDirectory; self.logger = logger
     }
 }
 
@@ -38,6 +46,8 @@ public struct KubeTestServerOptions: Sendable {
 public struct KubeTestServer: Sendable {
     public let url: URL
     public let issuer: TokenIssuer
+    /// The CA that signed the HTTPS certificate (nil for plain HTTP).
+    public let certificateAuthorityPEM: String?
     let state: ClusterState
     let faults: Faults
     let access: AccessControl
@@ -56,7 +66,22 @@ public struct KubeTestServer: Sendable {
             guard let router = await issuerBox.router else { return Response(status: .serviceUnavailable) }
             return await router.handle(request)
         }
-        let app = Application(responder: responder, server: .http1(),
+        var certificateAuthorityPEM: String?
+        var server: HTTPServerBuilder = .http1()
+        if let directory = options.tlsDirectory {
+            do {
+                let authority = try CertificateAuthority.loadOrCreate(directory: URL(fileURLWithPath: directory), commonName: "akvs kube-test-server CA")
+                let issued = try authority.issueServerCertificate(dnsNames: ["localhost", "kubernetes.default.svc"], ipAddresses: ["127.0.0.1", "::1"])
+                let tls = TLSConfiguration.makeServerConfiguration(
+                    certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(issued.certificatePEM.utf8), format: .pem))],
+                    privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(issued.privateKeyPEM.utf8), format: .pem)))
+                server = try .tls(.http1(), tlsConfiguration: tls)
+                certificateAuthorityPEM = authority.rootPEM
+            } catch {
+                throw KubeTestServerError.tls("\(directory): \(error)")
+            }
+        }
+        let app = Application(responder: responder, server: server,
                               configuration: .init(address: .hostname(options.host, port: options.port), serverName: "akvs-kube-test-server"),
                               onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) }, logger: options.logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: options.logger))
@@ -71,7 +96,7 @@ public struct KubeTestServer: Sendable {
             throw KubeTestServerError.cannotListen("\(options.host):\(options.port)")
         }
         let hostPart = options.host.contains(":") ? "[\(options.host)]" : options.host
-        let url = URL(string: "http://\(hostPart):\(port)")!
+        let url = URL(string: "\(certificateAuthorityPEM == nil ? "http" : "https")://\(hostPart):\(port)")!
         let issuer = TokenIssuer(issuer: url.absoluteString)
         let tally = RequestTally()
         await issuerBox.set(Router(state: state, faults: faults, access: access, issuer: issuer, registry: options.registry, tally: tally))
@@ -86,7 +111,7 @@ public struct KubeTestServer: Sendable {
                 await state.sendBookmarks()
             }
         }
-        return KubeTestServer(url: url, issuer: issuer, state: state, faults: faults, access: access, tally: tally, group: group, tasks: [serverTask, bookmarks])
+        return KubeTestServer(url: url, issuer: issuer, certificateAuthorityPEM: certificateAuthorityPEM, state: state, faults: faults, access: access, tally: tally, group: group, tasks: [serverTask, bookmarks])
     }
 
     public func stop() async {
@@ -132,7 +157,7 @@ public struct KubeTestServer: Sendable {
         clusters:
         - name: akvs-test
           cluster:
-            server: \(url.absoluteString)
+            server: \(url.absoluteString)\(certificateAuthorityPEM.map { "\n    certificate-authority-data: " + Data($0.utf8).base64EncodedString() } ?? "")
         users:
         - name: akvs-test-admin
           user:
@@ -151,8 +176,12 @@ public struct KubeTestServer: Sendable {
 
 public enum KubeTestServerError: Error, CustomStringConvertible {
     case cannotListen(String)
+    case tls(String)
     public var description: String {
-        switch self { case .cannotListen(let address): return "kube test server: cannot listen on \(address)" }
+        switch self {
+        case .cannotListen(let address): return "kube test server: cannot listen on \(address)"
+        case .tls(let why): return "kube test server: cannot set up HTTPS with the CA in \(why)"
+        }
     }
 }
 

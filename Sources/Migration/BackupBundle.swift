@@ -33,6 +33,10 @@ public struct BackupBundle: Sendable {
         let originals = snapshot.classes.filter { used.contains($0.objectKey) || inventory.workloads.isEmpty }
             + snapshot.workloads.filter { !$0.csiVolumes.isEmpty }.map(\.object)
         for object in originals {
+            // A manifest without apiVersion and kind can be neither applied nor restored: refuse before writing any.
+            guard !(object.text("apiVersion") ?? "").isEmpty, !(object.text("kind") ?? "").isEmpty else {
+                throw .backup("\(object.objectKey) has no apiVersion or kind, so its backup could not be restored; nothing more was written")
+            }
             let file = self.file(for: object)
             if fm.fileExists(atPath: file.path) { continue }
             do {

@@ -90,6 +90,9 @@ public struct Inventory: Codable, Sendable {
             inventory.workloads.append(entry)
         }
         inventory.credentialSecrets = credentials.sorted()
+        // The same order whatever the source (a cluster lists kind by kind, files come in file order).
+        inventory.classes.sort { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+        inventory.workloads.sort { ($0.namespace, $0.kind, $0.name) < ($1.namespace, $1.kind, $1.name) }
         return inventory
     }
 
