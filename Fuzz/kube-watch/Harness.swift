@@ -19,6 +19,7 @@ func events<T: APIObject>(_ type: T.Type, _ stream: ArraySlice<UInt8>, chunk: In
                     switch try KubernetesClient.watchEvent(T.self, line) {
                     case .added(let o), .modified(let o), .deleted(let o): seen.append("object \(o.key)")
                     case .bookmark(let version): seen.append("bookmark \(version)")
+                    case .initialEventsEnd(let version): seen.append("initial-events-end \(version)")
                     }
                 } catch let error as KubernetesError {
                     // Only that it failed: Foundation's JSONDecoder words the error for invalid UTF-8 differently
