@@ -3,7 +3,7 @@ import StructuredJSON
 
 /// RBAC evaluation for SubjectAccessReview, as kube-apiserver's RBAC authorizer decides it: a subject is allowed
 /// when a ClusterRoleBinding, or a RoleBinding in the request's namespace, binds it to a rule that matches.
-/// (The test server does not enforce RBAC on its own requests; this answers the question clients ask.)
+/// It answers SubjectAccessReviews and authorizes the requests of service accounts (tokens the test server issued).
 struct Authorizer: Sendable {
     struct Attributes {
         var user: String

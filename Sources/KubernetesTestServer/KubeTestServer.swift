@@ -52,6 +52,7 @@ public struct KubeTestServer: Sendable {
     let faults: Faults
     let access: AccessControl
     let tally: RequestTally
+    let accessLog: AccessLog
     let group: ServiceGroup
     let tasks: [Task<Void, any Error>]
 
@@ -99,7 +100,8 @@ public struct KubeTestServer: Sendable {
         let url = URL(string: "\(certificateAuthorityPEM == nil ? "http" : "https")://\(hostPart):\(port)")!
         let issuer = TokenIssuer(issuer: url.absoluteString)
         let tally = RequestTally()
-        await issuerBox.set(Router(state: state, faults: faults, access: access, issuer: issuer, registry: options.registry, tally: tally))
+        let accessLog = AccessLog()
+        await issuerBox.set(Router(state: state, faults: faults, access: access, issuer: issuer, registry: options.registry, tally: tally, accessLog: accessLog))
         for namespace in options.namespaces {
             _ = try await state.create(state.registry.definitions.first { $0.kind == ResourceRegistry.namespaces }!, namespace: nil,
                                        body: ["metadata": ["name": .string(namespace)]], context: WriteContext(fieldManager: "kube-apiserver"))
@@ -111,7 +113,8 @@ public struct KubeTestServer: Sendable {
                 await state.sendBookmarks()
             }
         }
-        return KubeTestServer(url: url, issuer: issuer, certificateAuthorityPEM: certificateAuthorityPEM, state: state, faults: faults, access: access, tally: tally, group: group, tasks: [serverTask, bookmarks])
+        return KubeTestServer(url: url, issuer: issuer, certificateAuthorityPEM: certificateAuthorityPEM, state: state, faults: faults, access: access, tally: tally,
+                              accessLog: accessLog, group: group, tasks: [serverTask, bookmarks])
     }
 
     public func stop() async {
@@ -140,6 +143,8 @@ public struct KubeTestServer: Sendable {
     public func dropWatches() async { await state.dropWatches() }
     /// API requests answered so far as `[{verb, resource, code, count}]` (WATCH for watches); `reset` starts over.
     public func requests(reset: Bool = false) async -> JSONValue { await tally.snapshot(reset: reset) }
+    /// Service accounts' requests as RBAC judged them, `[{user, verb, group, resource, namespace, allowed, count}]`.
+    public func access(reset: Bool = false) async -> JSONValue { await accessLog.snapshot(reset: reset) }
     /// Forgets the watch history: resuming from any older resourceVersion answers 410.
     public func compact() async { await state.compact() }
     /// Like an API server restart as clients see it: watches close and history is gone.

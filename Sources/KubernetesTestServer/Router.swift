@@ -13,6 +13,7 @@ struct Router: Sendable {
     let issuer: TokenIssuer
     let registry: ResourceRegistry
     let tally: RequestTally
+    let accessLog: AccessLog
 
     /// The parts of a resource URL.
     struct Target {
@@ -34,30 +35,73 @@ struct Router: Sendable {
         default: break
         }
         let authorization = request.headers[.authorization] ?? ""
-        guard authorization.hasPrefix("Bearer "), await access.accepts(String(authorization.dropFirst(7))) else {
+        guard authorization.hasPrefix("Bearer "), let identity = await identify(String(authorization.dropFirst(7))) else {
             return Self.error(APIError.unauthorized)
         }
-        if path.hasPrefix("/_testserver/") { return await admin(request, path: path, body: body) }
+        if path.hasPrefix("/_testserver/") {
+            guard identity == .admin else { return Self.error(APIError(code: 403, reason: "Forbidden", message: "the test server's admin endpoints need the admin token")) }
+            return await admin(request, path: path, body: body)
+        }
 
-        let response = await serve(request, path: path, body: body)
+        let response = await serve(request, path: path, body: body, identity: identity)
         await tally.record(verb: request.method.rawValue, path: path, watch: request.uri.queryParameters["watch"] == "true", code: response.status.code)
         return response
     }
 
-    func serve(_ request: Request, path: String, body: Data) async -> Response {
+    /// The admin token (and tokens accepted through the admin API) are all-powerful; a service-account token this
+    /// server issued authenticates as that account while the account exists.
+    func identify(_ token: String) async -> Identity? {
+        if await access.accepts(token) { return .admin }
+        guard let account = issuer.verify(token), await state.exists(ResourceRegistry.serviceAccounts, namespace: account.namespace, name: account.name) else { return nil }
+        return .serviceAccount(namespace: account.namespace, name: account.name)
+    }
+
+    func serve(_ request: Request, path: String, body: Data, identity: Identity) async -> Response {
         let (delay, fault) = await faults.next()
         if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
         if let fault { return Self.error(fault) }
         do {
-            return try await api(request, path: path, body: body)
+            return try await api(request, path: path, body: body, identity: identity)
         } catch {
             return Self.error(error)
         }
     }
 
+    /// RBAC, as kube-apiserver's authorizer applies it to a service account: the request's verb, group, resource,
+    /// subresource, namespace and name against the stored Roles, ClusterRoles and bindings. 403 worded as it words it.
+    func authorize(_ identity: Identity, _ request: Request, group: String, resource: String, subresource: String?, namespace: String?, name: String?) async throws(APIError) {
+        guard identity != .admin else { return }
+        let verb: String
+        switch request.method {
+        case .get where name != nil: verb = "get"
+        case .get: verb = request.uri.queryParameters["watch"].map { ["true", "1", "t"].contains(String($0).lowercased()) } == true ? "watch" : "list"
+        case .post: verb = "create"
+        case .put: verb = "update"
+        case .patch: verb = "patch"
+        case .delete: verb = name == nil ? "deletecollection" : "delete"
+        default: verb = request.method.rawValue.lowercased()
+        }
+        let attributes = Authorizer.Attributes(user: identity.userName, groups: identity.groups, namespace: namespace ?? "", verb: verb, group: group,
+                                               resource: resource, subresource: subresource ?? "", name: name ?? "")
+        let decision = Authorizer.decide(attributes, roles: await state.all(Authorizer.roles), clusterRoles: await state.all(Authorizer.clusterRoles),
+                                         roleBindings: await state.all(Authorizer.roleBindings),
+                                         clusterRoleBindings: await state.all(Authorizer.clusterRoleBindings))
+        await accessLog.record(attributes, allowed: decision.allowed)
+        guard !decision.allowed else { return }
+        let what = subresource.map { "\(resource)/\($0)" } ?? resource
+        let scope = namespace.map { "in the namespace \"\($0)\"" } ?? "at the cluster scope"
+        var details: JSONValue = ["kind": .string(resource)]
+        if let name { details["name"] = .string(name) }
+        if !group.isEmpty { details["group"] = .string(group) }
+        let qualified = group.isEmpty ? resource : "\(resource).\(group)"
+        throw APIError(code: 403, reason: "Forbidden",
+                       message: "\(qualified)\(name.map { " \"\($0)\"" } ?? "") is forbidden: User \"\(identity.userName)\" cannot \(verb) resource \"\(what)\" in API group \"\(group)\" \(scope)",
+                       details: details)
+    }
+
     // MARK: API
 
-    func api(_ request: Request, path: String, body: Data) async throws(APIError) -> Response {
+    func api(_ request: Request, path: String, body: Data, identity: Identity) async throws(APIError) -> Response {
         switch path {
         case "/version":
             return Self.json(200, ["major": "1", "minor": "36", "emulationMajor": "1", "emulationMinor": "36", "minCompatibilityMajor": "1",
@@ -65,6 +109,7 @@ struct Router: Sendable {
                                    "buildDate": "2026-12-01T00:00:00Z", "goVersion": "go1.26", "compiler": "gc", "platform": "linux/amd64"])
         case "/apis/authorization.k8s.io/v1/subjectaccessreviews":
             guard request.method == .post else { throw .methodNotAllowed("the server does not allow this method on the requested resource") }
+            try await authorize(identity, request, group: "authorization.k8s.io", resource: "subjectaccessreviews", subresource: nil, namespace: nil, name: nil)
             return try await subjectAccessReview(body: body, manager: Self.manager(request))
         case "/api": return Self.json(200, registry.apiVersions())
         case "/apis": return Self.json(200, registry.apiGroupList())
@@ -92,6 +137,8 @@ struct Router: Sendable {
             return Self.json(200, list)
         }
         let target = try resolve(group: group, version: version, Array(rest))
+        try await authorize(identity, request, group: group, resource: target.definition.kind.plural, subresource: target.subresource,
+                            namespace: target.definition.kind.namespaced ? target.namespace : nil, name: target.name)
         return try await dispatch(request, target, body: body)
     }
 
@@ -331,6 +378,9 @@ struct Router: Sendable {
         case (.get, "/_testserver/requests"):
             // ?reset=true starts a new count after this answer.
             return Self.json(200, await tally.snapshot(reset: request.uri.queryParameters["reset"] == "true"))
+        case (.get, "/_testserver/access"):
+            // ?reset=true starts a new log after this answer.
+            return Self.json(200, await accessLog.snapshot(reset: request.uri.queryParameters["reset"] == "true"))
         case (.get, "/_testserver/stats"):
             return Self.json(200, ["resourceVersion": .number(Double(await state.revision)), "openWatches": .number(Double(await state.openWatchCount))])
         default:

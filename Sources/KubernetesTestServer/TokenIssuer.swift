@@ -44,6 +44,25 @@ public struct TokenIssuer: Sendable {
         return (input + "." + Self.base64URL(signature.rawRepresentation), Date(timeIntervalSince1970: TimeInterval(exp)))
     }
 
+    /// The service account a token this issuer signed names, if the signature, issuer and expiry hold.
+    func verify(_ token: String, now: Date = Date()) -> (namespace: String, name: String)? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3, let signatureBytes = Self.decodeBase64URL(parts[2]), let claimBytes = Self.decodeBase64URL(parts[1]),
+              let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
+              key.publicKey.isValidSignature(signature, for: Data("\(parts[0]).\(parts[1])".utf8)),
+              let claims = try? JSONValue.parse(claimBytes), claims["iss"]?.stringValue == issuer,
+              let exp = claims["exp"]?.numberValue, exp > now.timeIntervalSince1970,
+              let namespace = claims[path: ["kubernetes.io", "namespace"]]?.stringValue,
+              let name = claims[path: ["kubernetes.io", "serviceaccount", "name"]]?.stringValue else { return nil }
+        return (namespace, name)
+    }
+
+    static func decodeBase64URL(_ text: String) -> Data? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64)
+    }
+
     static func base64URL(_ data: some DataProtocol) -> String {
         Data(data).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
