@@ -75,28 +75,38 @@ struct SecretSyncReconciler: Sendable {
             let fresh = await needsFreshRead(sync, baseline: baseline, neverSynced: neverSynced)
             let fetched = try await fetchForGroup(sync, spc: spc, namespace: namespace, tokenJSON: tokenJSON, vault: vault, fresh: fresh)
             var built = SecretDataBuilder.build(sync, fetched: fetched)
+            // A replica that restarted or just became leader does not remember the values of the items that failed:
+            // it writes only the keys it fetched and learns the rest from the reply (no Secret read, which upstream's
+            // RBAC does not grant).
+            var keysOnly = false
             if !built.missing.isEmpty {
                 // Nothing fetched is a provider failure, not a partial sync; the Secret stays as it was.
-                var previous = await memory.data(uid)
+                let previous = await memory.data(uid)
                 guard configuration.enablePartialSecretSync, !built.data.isEmpty else {
                     throw SyncFailure(.providerError, Self.itemsMessage(built.missing))
                 }
-                // A replica that restarted or just became leader has no memory of the last write: the Secret has it.
-                if built.missing.keys.contains(where: { previous?[$0] == nil }) {
-                    previous = try await writtenData(namespace: namespace, name: name).merging(previous ?? [:]) { _, remembered in remembered }
+                if !neverSynced, built.missing.keys.contains(where: { previous?[$0] == nil }) {
+                    keysOnly = true
+                } else {
+                    // Partial sync: keys that failed keep their last written values.
+                    for (key, value) in previous ?? [:] where built.missing[key] != nil { built.data[key] = value }
                 }
-                // Partial sync: keys that failed keep their last written values.
-                for (key, value) in previous ?? [:] where built.missing[key] != nil { built.data[key] = value }
+            }
+            if keysOnly {
+                built.data = try await writeKeys(sync, data: built.data)
+                await memory.remember(uid, data: built.data)
             }
             let hash = hasher.hash(sync: sync, spc: spc, data: built.data)
-            let changed = hash != status.syncHash
+            let changed = keysOnly || hash != status.syncHash
             if changed || drifted {
-                // Remembered first, so the watch event of this very write is not taken for drift.
-                let previous = await memory.data(uid)
-                await memory.remember(uid, data: built.data)
-                do { try await writeSecret(sync, data: built.data, mayBeAbsent: neverSynced) } catch {
-                    if let previous { await memory.remember(uid, data: previous) } else { await memory.forget(uid) }
-                    throw error
+                if !keysOnly {
+                    // Remembered first, so the watch event of this very write is not taken for drift.
+                    let previous = await memory.data(uid)
+                    await memory.remember(uid, data: built.data)
+                    do { try await writeSecret(sync, data: built.data, mayBeAbsent: neverSynced) } catch {
+                        if let previous { await memory.remember(uid, data: previous) } else { await memory.forget(uid) }
+                        throw error
+                    }
                 }
                 status.syncHash = hash
                 status.lastSuccessfulSyncTime = APITime.string(now)
@@ -212,15 +222,28 @@ struct SecretSyncReconciler: Sendable {
         return String(decoding: items.encoded(), as: UTF8.self)
     }
 
-    /// The Secret's data as it is now (empty when it does not exist yet); a failed read fails the reconcile,
-    /// so a partial sync never drops keys it could not see.
-    func writtenData(namespace: String, name: String) async throws -> [String: Data] {
+    /// A partial sync without remembered values: one JSON patch that tests ownership and sets only the fetched keys,
+    /// so the keys of the items that failed keep what the Secret holds. Returns the Secret's whole data from the reply.
+    func writeKeys(_ sync: SecretSync, data: [String: Data]) async throws -> [String: Data] {
+        try Task.checkCancellation()
+        let name = sync.metadata.name ?? "", namespace = sync.metadata.namespace ?? "", uid = sync.metadata.uid ?? ""
+        let operations: [JSONValue] = [["op": "test", "path": "/metadata/ownerReferences/0/uid", "value": .string(uid)]]
+            + data.keys.sorted().map { key in
+                ["op": "add", "path": .string("/data/" + key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")),
+                 "value": .string(data[key]!.base64EncodedString())]
+            }
         do {
-            return try await client.get(Secret.self, name: name, namespace: namespace).data ?? [:]
+            let written = try await client.patch(Secret.self, name: name, namespace: namespace, .json(operations), fieldManager: configuration.fieldManager)
+            await statistics.secretWritten()
+            return written.data ?? data
         } catch let error as KubernetesError where error.isNotFound {
-            return [:]
-        } catch {
-            throw SyncFailure(.controllerSyncFailed, "reading Secret \(namespace)/\(name) to keep the last values of the items that failed: \(error); the Secret stays as it was")
+            // Gone since the last write: nothing to keep, so it is created with what was fetched.
+            try await writeSecret(sync, data: data, mayBeAbsent: true)
+            return data
+        } catch let error as KubernetesError where error.code == 422 {
+            throw SyncFailure(.invalidClusterSecretLabelError, "Secret \(namespace)/\(name) is not owned by this SecretSync (no ownerReference to SecretSync \(name) uid \(uid)), or has no data to keep; akvs never overwrites a Secret it does not own: delete or rename that Secret")
+        } catch let error as KubernetesError {
+            throw SyncFailure(.controllerSyncFailed, "writing the fetched keys of Secret \(namespace)/\(name) failed: \(error); the other keys keep their values")
         }
     }
 
