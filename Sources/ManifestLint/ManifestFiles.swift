@@ -4,11 +4,14 @@ import Foundation
 public enum LintInputError: Error, CustomStringConvertible, Equatable {
     case notFound(String)
     case unreadable(path: String, reason: String)
+    /// A `--tenant-policy` values file that does not say what the policy is.
+    case policy(String)
 
     public var description: String {
         switch self {
         case .notFound(let path): "\(path): no such file or directory"
         case .unreadable(let path, let reason): "\(path): cannot be read (\(reason))"
+        case .policy(let problem): problem
         }
     }
 }

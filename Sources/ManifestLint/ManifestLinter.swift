@@ -14,10 +14,12 @@ public struct ManifestLinter: Sendable {
 
     /// Also report what Azure's Secret Store extension refuses (`--for sync`).
     public var forSync: Bool
+    /// Also report what the chart's tenant policy refuses (`--tenant-policy VALUES`).
+    public var tenantPolicy: TenantPolicy?
     private let catalog = CRDCatalog()
 
     /// A linter for the CSI driver (default) or, with `forSync`, for the Secret Store extension too.
-    public init(forSync: Bool = false) { self.forSync = forSync }
+    public init(forSync: Bool = false, tenantPolicy: TenantPolicy? = nil) { self.forSync = forSync; self.tenantPolicy = tenantPolicy }
 
     /// Lints the files (DIRs walked for *.yaml, *.yml, *.json) at `paths`.
     public func lint(paths: [String]) throws(LintInputError) -> LintReport {
@@ -58,6 +60,16 @@ public struct ManifestLinter: Sendable {
             report.checked += 1
             var found = findings[manifest.file] ?? Findings(file: manifest.file)
             let schemaOK = checkAPI(manifest, role: role, into: &found)
+            if let tenantPolicy {
+                var rules = TenantPolicyRules(policy: tenantPolicy, manifest: manifest, findings: found)
+                switch role {
+                case .secretProviderClass: rules.checkClass()
+                case .akvSync: rules.checkAKVSync()
+                case .workload: rules.checkWorkload()
+                default: break
+                }
+                found = rules.findings
+            }
             if role == .secretProviderClass, schemaOK {
                 var rules = ClassRules(manifest: manifest, findings: found)
                 if let info = rules.check() { classes.append(info) }

@@ -9,8 +9,9 @@ struct WorkloadRules {
     /// Where each kind keeps its pod spec.
     static let podSpecPaths = ["Pod": "spec", "Deployment": "spec.template.spec", "StatefulSet": "spec.template.spec",
                                "DaemonSet": "spec.template.spec", "ReplicaSet": "spec.template.spec", "Job": "spec.template.spec",
-                               "CronJob": "spec.jobTemplate.spec.template.spec"]
-    static let groups = ["Pod": "", "Deployment": "apps", "StatefulSet": "apps", "DaemonSet": "apps", "ReplicaSet": "apps", "Job": "batch", "CronJob": "batch"]
+                               "CronJob": "spec.jobTemplate.spec.template.spec", "ReplicationController": "spec.template.spec"]
+    static let groups = ["Pod": "", "Deployment": "apps", "StatefulSet": "apps", "DaemonSet": "apps", "ReplicaSet": "apps", "Job": "batch", "CronJob": "batch",
+                         "ReplicationController": ""]
 
     let manifest: Manifest
     let classes: [ClassInfo]

@@ -22,6 +22,9 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: "Output format: text or json.")
     var output: Output = .text
 
+    @Option(help: ArgumentHelp("Also report what the chart's tenant policy refuses, with the policy.* settings of this Helm values file.", valueName: "values.yaml"))
+    var tenantPolicy: String?
+
     func validate() throws {
         guard !paths.isEmpty else { throw ValidationError("name at least one manifest file or directory") }
         for path in paths where !FileManager.default.fileExists(atPath: path) {
@@ -31,7 +34,16 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         let report: LintReport
-        do { report = try ManifestLinter(forSync: target == .sync).lint(paths: paths) } catch {
+        do {
+            var policy: TenantPolicy?
+            if let tenantPolicy {
+                guard let text = try? String(contentsOfFile: tenantPolicy, encoding: .utf8) else {
+                    throw ValidationError("--tenant-policy \(tenantPolicy): cannot be read; give the Helm values file with the policy: settings")
+                }
+                policy = try TenantPolicy(valuesYAML: text, source: "--tenant-policy \(tenantPolicy)")
+            }
+            report = try ManifestLinter(forSync: target == .sync, tenantPolicy: policy).lint(paths: paths)
+        } catch let error as LintInputError {
             throw ValidationError(error.description)
         }
         print(output == .json ? report.json() : report.text())
