@@ -247,3 +247,40 @@ spec:
   policyName: {{ .name }}
   validationActions: [Deny]
 {{- end }}
+
+{{/*
+The roles whose /metrics this release serves, one YAML list entry each: job (the pods' and Services' `app` label,
+which the ServiceMonitors and PodMonitors take as Prometheus's job label), name (the workload), service (the
+Service in front of its metrics port), ownService (the chart adds that Service only for monitoring), port, and the
+names of its selector and labels helpers. Read it with fromYamlArray.
+*/}}
+{{- define "akvs.metricsRoles" -}}
+{{- $d := index .Values "secrets-store-csi-driver" -}}
+{{- if include "akvs.driverOn" . }}
+- job: secrets-store-csi-driver
+  name: {{ include "akvs.driverName" . }}
+  service: {{ include "akvs.fullname" . }}-csi-driver-metrics
+  ownService: true
+  port: {{ include "akvs.port" $d.linux.metricsAddr }}
+  selector: akvs.driverSelector
+  labels: akvs.driverLabels
+{{- end }}
+{{- if include "akvs.providerOn" . }}
+- job: secrets-store-provider-azure
+  name: {{ include "akvs.providerName" . }}
+  service: {{ include "akvs.fullname" . }}-provider-metrics
+  ownService: true
+  port: {{ include "akvs.port" .Values.metricsAddr }}
+  selector: akvs.providerSelector
+  labels: akvs.providerLabels
+{{- end }}
+{{- if include "akvs.syncOn" . }}
+- job: secrets-store-sync-controller
+  name: {{ include "akvs.syncName" . }}
+  service: {{ include "akvs.fullname" . }}-sync-controller-metrics
+  ownService: false
+  port: {{ int .Values.syncController.metricsPort }}
+  selector: akvs.syncSelector
+  labels: akvs.syncLabels
+{{- end }}
+{{- end -}}

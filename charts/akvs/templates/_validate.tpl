@@ -33,6 +33,37 @@ policy:
   forbidNodeIdentities: ""
   allowedVaults: ""
   allowedCloudEnvDirs: ""
+metrics:
+  serviceMonitor:
+    enabled: ""
+    namespace: ""
+    labels: ""
+    interval: ""
+    scrapeTimeout: ""
+  podMonitor:
+    enabled: ""
+    namespace: ""
+    labels: ""
+    interval: ""
+    scrapeTimeout: ""
+  prometheusRule:
+    enabled: ""
+    namespace: ""
+    labels: ""
+    alertLabels: ""
+    expiryWarningDays: ""
+    expiryCriticalDays: ""
+    syncFailingFor: ""
+    mountStaleWindow: ""
+    throttlingFor: ""
+    identityErrorWindow: ""
+    roleDownFor: ""
+  grafanaDashboard:
+    enabled: ""
+    namespace: ""
+    label: ""
+    labelValue: ""
+    annotations: ""
 csiDriver:
   enabled: ""
 constructPEMChain: ""
@@ -288,6 +319,16 @@ times 4, plus 1 when they have the same parent (which so only breaks ties). Arg:
 {{- fail (printf "akvs: policy.allowedCloudEnvDirs entry %q has a '.' or '..' segment; give the folder as an absolute path without them (for example /etc/kubernetes)" .) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- $m := .Values.metrics -}}
+{{- if and $m.serviceMonitor.enabled $m.podMonitor.enabled -}}
+{{- fail "akvs: metrics.serviceMonitor.enabled and metrics.podMonitor.enabled both scrape the same metrics ports, which would count every series twice; enable one of them" -}}
+{{- end -}}
+{{- if and $m.serviceMonitor.enabled (include "akvs.syncOn" .) (not .Values.syncController.metricsService.enabled) -}}
+{{- fail "akvs: metrics.serviceMonitor.enabled needs syncController.metricsService.enabled=true (the sync controller's ServiceMonitor selects that Service); or use metrics.podMonitor.enabled instead" -}}
+{{- end -}}
+{{- if and $m.prometheusRule.enabled (le (float64 $m.prometheusRule.expiryWarningDays) (float64 $m.prometheusRule.expiryCriticalDays)) -}}
+{{- fail (printf "akvs: metrics.prometheusRule.expiryWarningDays (%v) must be more than expiryCriticalDays (%v): the warning comes first" $m.prometheusRule.expiryWarningDays $m.prometheusRule.expiryCriticalDays) -}}
 {{- end -}}
 {{- if and .Values.syncController.enabled .Values.syncController.validatingAdmissionPolicies.applyPolicies (not .Values.syncController.tokenRequestAudience) -}}
 {{- fail "akvs: syncController.tokenRequestAudience is empty: the token admission policy would refuse every token; set an audience (api://AzureADTokenExchange)" -}}
