@@ -36,7 +36,8 @@ IN_PROCESS = ["secrets-store-csi-driver.azureProvider.mode=in-process"]
 HARDENED = [f"image.digest={DIGEST}", "networkPolicy.enabled=true", "linux.hostNetwork=false"]
 
 # name -> --set arguments. Every role and mode the chart has, the optional grants, the tenant policy, and the
-# settings that clear what the defaults cannot (a pinned digest, the NetworkPolicies, no host network).
+# settings that clear what the defaults cannot (a pinned digest, the NetworkPolicies, no host network), and the
+# monitoring objects (metrics.*: headless Services, ServiceMonitors or PodMonitors, a PrometheusRule, a ConfigMap).
 COMBINATIONS: Dict[str, List[str]] = {
     "csi": [],
     "csi-sidecars": ["secrets-store-csi-driver.registration.mode=sidecars"],
@@ -50,6 +51,10 @@ COMBINATIONS: Dict[str, List[str]] = {
                              "policy.allowedCloudEnvDirs[0]=/etc/kubernetes"],
     "hardened": SYNC + HARDENED,
     "hardened-in-process": SYNC + IN_PROCESS + HARDENED,
+    "observability": SYNC + ["metrics.serviceMonitor.enabled=true", "metrics.prometheusRule.enabled=true",
+                             "metrics.grafanaDashboard.enabled=true"],
+    "observability-pods": SYNC + IN_PROCESS + ["metrics.podMonitor.enabled=true", "metrics.prometheusRule.enabled=true",
+                                               "metrics.grafanaDashboard.enabled=true"],
 }
 
 CHECKOV_ARGS = ["--framework", "kubernetes", "--skip-download", "-o", "json"]
