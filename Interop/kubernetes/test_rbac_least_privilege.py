@@ -401,28 +401,30 @@ class Roles:
     kubeconfigs: Dict[str, Path] = field(default_factory=dict)
     tokens: Dict[str, str] = field(default_factory=dict)
 
-    def sync_controller(self, emulator: Emulator, name: str = "sync-controller") -> Proc:
+    def sync_controller(self, emulator: Emulator, name: str = "sync-controller") -> "Running":
         container = self.chart.container("sync-controller")
         env = field_env(container, {"metadata.name": f"{RELEASE}-sync-controller-5d9c7-x2k4q", "metadata.uid": str(uuid.uuid4()),
                                     "metadata.namespace": RELEASE_NS})
         providers = self.work / "sync-providers"
         providers.mkdir(exist_ok=True)
+        metrics, health = free_port(), free_port()
         args = chart_command(container, env, {
-            "--metrics-bind-address": f"127.0.0.1:{free_port()}", "--health-probe-bind-address": f"127.0.0.1:{free_port()}",
-            "--provider-volume": str(providers),
+            "--metrics-bind-address": f"127.0.0.1:{metrics}", "--health-probe-bind-address": f"127.0.0.1:{health}", "--provider-volume": str(providers),
         }, ["--kubeconfig", str(self.kubeconfigs["sync-controller"]), "--ca-file", emulator.creds["caFile"]])
-        return start_role(name, args, "akvs sync-controller starting", self.work / f"{name}.log", env)
+        return Running(start_role(name, args, "akvs sync-controller starting", self.work / f"{name}.log", env), metrics, health)
 
-    def provider(self, emulator: Emulator, providers: Path) -> Proc:
+    def provider(self, emulator: Emulator, providers: Path) -> "Running":
         container = self.chart.container("provider")
+        metrics, health = free_port(), free_port()
         args = chart_command(container, field_env(container, {}), {
-            "--endpoint": f"unix://{providers / 'azure.sock'}", "--healthz-port": str(free_port()), "--prometheus-port": str(free_port()),
+            "--endpoint": f"unix://{providers / 'azure.sock'}", "--healthz-port": str(health), "--prometheus-port": str(metrics),
         }, ["--ca-file", emulator.creds["caFile"]])
         # The chart gives the provider no token and no kubeconfig; a kubeconfig with its own account's token in the
         # environment would make any call it tried visible in the access log.
-        return start_role("akvs provider", args, "akvs provider ready", self.work / "provider.log", {"KUBECONFIG": str(self.kubeconfigs["provider"])})
+        proc = start_role("akvs provider", args, "akvs provider ready", self.work / "provider.log", {"KUBECONFIG": str(self.kubeconfigs["provider"])})
+        return Running(proc, metrics, health)
 
-    def csi_driver(self, providers: Path, name: str = "csi-driver") -> "DriverProcess":
+    def csi_driver(self, providers: Path, name: str = "csi-driver") -> "Running":
         container = self.chart.container("csi-driver")
         env = field_env(container, {"spec.nodeName": NODE})
         registration = self.work / "registration"
@@ -434,15 +436,20 @@ class Roles:
             "--additional-provider-volume-paths": str(self.work / "no-such-providers"), "--metrics-addr": f"127.0.0.1:{metrics}",
             "--health-addr": f"127.0.0.1:{health}", "--kubelet-registration-path": str(socket_path), "--plugin-registration-dir": str(registration),
         }, ["--kubeconfig", str(self.kubeconfigs["csi-driver"])])
-        return DriverProcess(start_role(name, args, "akvs csi-driver ready", self.work / f"{name}.log", env), socket_path, metrics, health)
+        return Running(start_role(name, args, "akvs csi-driver ready", self.work / f"{name}.log", env), metrics, health, socket_path)
 
 
 @dataclass
-class DriverProcess:
+class Running:
+    """A role's process and where it serves."""
+
     proc: Proc
-    socket: Path
     metrics_port: int
     health_port: int
+    socket: Optional[Path] = None
+
+    def stop(self) -> Optional[int]:
+        return self.proc.stop()
 
 
 def prepare_roles(server: KubeTestServer, work: Path, settings: Sequence[str] = SETTINGS) -> Roles:
@@ -571,11 +578,11 @@ def work(tmp_path_factory):
         pytest.fail(f"akvs binary not found at {AKVS_BIN}; run swift build or set AKVS_BIN", pytrace=False)
     root = tmp_path_factory.mktemp("least-privilege")
     yield root
-    for point in sorted(_mounts_under(root), key=len, reverse=True):
+    for point in sorted(mounts_under(root), key=len, reverse=True):
         subprocess.run(["umount", "-l", point], capture_output=True, timeout=30)
 
 
-def _mounts_under(root: Path) -> List[str]:
+def mounts_under(root: Path) -> List[str]:
     prefix = str(root).rstrip("/") + "/"
     with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
         points = [line.split()[4].replace("\\040", " ") for line in f if len(line.split()) > 4]
@@ -615,9 +622,9 @@ def vault(emulator):
 def providers(work, roles, emulator):
     folder = work / "providers"
     folder.mkdir()
-    proc = roles.provider(emulator, folder)
+    provider = roles.provider(emulator, folder)
     yield folder
-    proc.stop()
+    provider.stop()
 
 
 # --------------------------------------------------------------------------------------------
