@@ -14,16 +14,12 @@ need it with the command that installs it; nothing is skipped silently.
 
 from __future__ import annotations
 
-import http.server
 import os
 import re
 import signal
 import subprocess
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
@@ -246,14 +242,17 @@ def flag(args: Sequence[str], name: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# The Kubernetes test server (for the apply test)
+# The Kubernetes test server (for the apply test and kubectl)
 # --------------------------------------------------------------------------------------------
 
-READY_RE = re.compile(r"^akvs kube-test-server ready (?P<url>http://127\.0\.0\.1:\d+) kubeconfig=(?P<kubeconfig>\S.*)$")
+READY_RE = re.compile(r"^akvs kube-test-server ready (?P<url>https://127\.0\.0\.1:\d+) kubeconfig=(?P<kubeconfig>\S.*)$")
 
 
 @dataclass
 class KubeServer:
+    """The test server over HTTPS, as kube-apiserver serves: its kubeconfig carries the CA (certificate-authority-data)
+    and the admin token, so the kubernetes client and kubectl (which sends no token over plain HTTP) both use it as is."""
+
     process: subprocess.Popen
     url: str
     kubeconfig: Path
@@ -271,7 +270,7 @@ def kube_server(kube_test_server_bin: Path, tmp_path_factory) -> Iterable[KubeSe
     state = tmp_path_factory.mktemp("kube-state")
     stdout_path, stderr_path = state / "stdout.log", state / "stderr.log"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        proc = subprocess.Popen([str(kube_test_server_bin), "--state-dir", str(state), "--bookmark-interval-seconds", "1"],
+        proc = subprocess.Popen([str(kube_test_server_bin), "--state-dir", str(state), "--bookmark-interval-seconds", "1", "--tls"],
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
     server: Optional[KubeServer] = None
     deadline = time.monotonic() + 60
@@ -293,55 +292,6 @@ def kube_server(kube_test_server_bin: Path, tmp_path_factory) -> Iterable[KubeSe
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-class _TokenProxy(http.server.BaseHTTPRequestHandler):
-    """Forwards every request to the test server with its bearer token: kubectl sends no token over plain http."""
-
-    protocol_version = "HTTP/1.1"
-    upstream = ""
-    token = ""
-
-    def _forward(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        request = urllib.request.Request(self.upstream + self.path, data=body, method=self.command)
-        for key, value in self.headers.items():
-            if key.lower() not in ("host", "authorization", "connection", "content-length", "accept-encoding"):
-                request.add_header(key, value)
-        request.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as reply:
-                code, data, headers = reply.status, reply.read(), reply.headers
-        except urllib.error.HTTPError as e:
-            code, data, headers = e.code, e.read(), e.headers
-        self.send_response(code)
-        for key, value in headers.items():
-            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def kubectl_server(kube_server: KubeServer) -> Iterable[str]:
-    """A URL kubectl can use (no credentials needed) that reaches the test server."""
-    config = yaml.safe_load(kube_server.kubeconfig.read_text())
-    handler = type("TokenProxy", (_TokenProxy,), {"upstream": kube_server.url, "token": config["users"][0]["user"]["token"]})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def pytest_configure(config):

@@ -1,5 +1,5 @@
-"""The rendered manifests applied to the Kubernetes test server with server-side apply (the official
-`kubernetes` Python client; kubectl sends no bearer token over plain http, which the test server speaks).
+"""The rendered manifests applied to the Kubernetes test server (over HTTPS, as kube-apiserver) with server-side apply
+(the official `kubernetes` Python client).
 
 One test per kind. A kind the test server does not serve yet (404 / not in discovery) is skipped with that
 reason, so the test turns into a real check by itself once the server learns the kind; any other answer

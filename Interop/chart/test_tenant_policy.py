@@ -332,7 +332,7 @@ def test_bad_settings_are_refused(render_error):
 # --- the objects themselves ----------------------------------------------------------------------------------------
 
 
-def test_kubectl_dry_run_accepts_the_policies(render, kubectl, kubectl_server, tmp_path):
+def test_kubectl_dry_run_accepts_the_policies(render, kubectl, kube_server, tmp_path):
     """kubectl apply --dry-run=client maps and prepares every policy and binding against the test server's discovery
     (schema validation is kubernetes-validate's, in test_manifests.py: the test server serves no OpenAPI)."""
     import subprocess
@@ -345,7 +345,7 @@ def test_kubectl_dry_run_accepts_the_policies(render, kubectl, kubectl_server, t
     path = tmp_path / "policies.yaml"
     path.write_text(yaml.safe_dump_all(objects))
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "none")}
-    proc = subprocess.run([str(kubectl), "--server", kubectl_server, "apply", "--dry-run=client", "--validate=false",
+    proc = subprocess.run([str(kubectl), "--kubeconfig", str(kube_server.kubeconfig), "apply", "--dry-run=client", "--validate=false",
                            "-f", str(path)], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     for o in objects:
