@@ -95,9 +95,9 @@ KNOWN_LEAKS: List[Tuple[str, str, str, str]] = [
      "IdentityError.invalidInput prints the value it refuses (Sources/AzureIdentity/IdentityError.swift:14); ClientSecretCredential.swift:12 "
      "refuses the nodePublishSecretRef Secret's clientid with it, so a Secret with clientid and clientsecret swapped puts the secret into "
      "the mount error: the driver's gRPC error (kubelet's FailedMount Event), the provider's grpc_request metric label grpc_message "
-     "(Sources/ProviderServer/PrometheusProviderMetrics.swift:34) and akvs mount's error"),
+     "(Sources/ProviderServer/PrometheusProviderMetrics.swift, the grpc_message label) and akvs mount's error"),
     ("value", r"^akvs doctor pod swapped-pod( --probe)?( json)?: stdout$", "client secret put into clientid",
-     "akvs doctor pod prints the nodePublishSecretRef Secret's clientid as is (Sources/Doctor/PodDoctor.swift:129 and :133; with --probe also "
+     "akvs doctor pod prints the nodePublishSecretRef Secret's clientid as is (Sources/Doctor/PodDoctor.swift:130 and :133; with --probe also "
      "the error above)"),
     ("value", r"^(akvs migrate (inventory|plan) (json|yaml) (live|offline): stdout|migration backup bundle backup-.*/inventory\.json)$",
      "client secret put into clientid",
