@@ -284,3 +284,33 @@ names of its selector and labels helpers. Read it with fromYamlArray.
   labels: akvs.syncLabels
 {{- end }}
 {{- end -}}
+
+{{/*
+PromQL: how much a counter grew within a window, counting a series born within the window from zero. increase()
+needs two samples, so it misses the first events of a series that is born with them (a first stale mount, a first
+403). Such a series counts with its whole value when it did not exist a window ago while its target did (`up`), or
+its process started within the window (a new pod: its counters began at zero); a counter that only looks new because
+Prometheus (or its scraping of an old pod) is new is left to increase(). Arg: dict series window.
+*/}}
+{{- define "akvs.increaseCountingNew" -}}
+(
+  ({{ .series }} unless {{ .series }} offset {{ .window }})
+    and on (job, instance) (up offset {{ .window }} or process_start_time_seconds > time() - {{ include "akvs.durationSeconds" .window }})
+)
+or increase({{ .series }}[{{ .window }}])
+{{- end -}}
+
+{{/* A Prometheus duration (1h30m, 15m, 90s) in seconds, for arithmetic in PromQL. Arg: the duration. */}}
+{{- define "akvs.durationSeconds" -}}
+{{- $units := dict "y" 31536000 "w" 604800 "d" 86400 "h" 3600 "m" 60 "s" 1 -}}
+{{- $total := 0.0 -}}
+{{- range regexFindAll "[0-9]+(ms|[ywdhms])" (toString .) -1 -}}
+{{- if hasSuffix "ms" . -}}
+{{- $total = addf $total (divf (trimSuffix "ms" . | float64) 1000) -}}
+{{- else -}}
+{{- $unit := regexFind "[ywdhms]$" . -}}
+{{- $total = addf $total (mulf (trimSuffix $unit . | float64) (index $units $unit)) -}}
+{{- end -}}
+{{- end -}}
+{{- $total -}}
+{{- end -}}

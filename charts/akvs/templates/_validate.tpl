@@ -327,7 +327,7 @@ times 4, plus 1 when they have the same parent (which so only breaks ties). Arg:
 {{- if and $m.serviceMonitor.enabled (include "akvs.syncOn" .) (not .Values.syncController.metricsService.enabled) -}}
 {{- fail "akvs: metrics.serviceMonitor.enabled needs syncController.metricsService.enabled=true (the sync controller's ServiceMonitor selects that Service); or use metrics.podMonitor.enabled instead" -}}
 {{- end -}}
-{{- if and $m.prometheusRule.enabled (le (float64 $m.prometheusRule.expiryWarningDays) (float64 $m.prometheusRule.expiryCriticalDays)) -}}
+{{- if and $m.prometheusRule.enabled (le (int $m.prometheusRule.expiryWarningDays) (int $m.prometheusRule.expiryCriticalDays)) -}}
 {{- fail (printf "akvs: metrics.prometheusRule.expiryWarningDays (%v) must be more than expiryCriticalDays (%v): the warning comes first" $m.prometheusRule.expiryWarningDays $m.prometheusRule.expiryCriticalDays) -}}
 {{- end -}}
 {{- if and .Values.syncController.enabled .Values.syncController.validatingAdmissionPolicies.applyPolicies (not .Values.syncController.tokenRequestAudience) -}}
