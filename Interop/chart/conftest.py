@@ -5,6 +5,7 @@ Tools (env overrides):
   KUBECTL               default <repo>/.build/tools/bin/kubectl
   AKVS_BIN              default <repo>/.build/debug/akvs
   KUBE_TEST_SERVER_BIN  default <repo>/.build/debug/akvs-kube-test-server
+  PROMTOOL, PROMETHEUS  default promtool and prometheus on PATH                 (Scripts/install-prometheus.sh)
 Python: kubernetes-validate (Kubernetes 1.36 schemas), cel-python (the admission policies' CEL), PyYAML
 (Interop/chart/requirements.txt).
 
@@ -117,6 +118,28 @@ def akvs_bin() -> Path:
 @pytest.fixture(scope="session")
 def kube_test_server_bin() -> Path:
     return _tool("KUBE_TEST_SERVER_BIN", REPO_ROOT / ".build" / "debug" / "akvs-kube-test-server", "build it with `swift build`")
+
+
+@pytest.fixture(scope="session")
+def promtool_bin() -> Path:
+    """promtool (PROMTOOL, else PATH): Debian's prometheus package, Scripts/install-prometheus.sh."""
+    import observability
+
+    path = observability.promtool_path()
+    if path is None:
+        pytest.fail(f"promtool not found: {observability.INSTALL_HINT}", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def prometheus_bin() -> Path:
+    """prometheus (PROMETHEUS, else beside promtool, else PATH)."""
+    import observability
+
+    path = observability.prometheus_path()
+    if path is None:
+        pytest.fail(f"prometheus not found: {observability.INSTALL_HINT}", pytrace=False)
+    return path
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import Dict, List, Set, Tuple
+from typing import Set, Tuple
 
 import pytest
 import yaml
@@ -18,14 +18,6 @@ import observability as obs
 HERE = Path(__file__).resolve().parent
 UNIT_TESTS = HERE / "prometheus" / "akvs-alerts.test.yaml"
 RULES = ["syncController.enabled=true", "metrics.prometheusRule.enabled=true"]
-
-
-@pytest.fixture(scope="session")
-def promtool_bin() -> Path:
-    path = obs.promtool_path()
-    if path is None:
-        pytest.fail(f"promtool not found: {obs.INSTALL_HINT}", pytrace=False)
-    return path
 
 
 def rendered_rule(render, settings=RULES) -> dict:
