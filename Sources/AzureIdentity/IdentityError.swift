@@ -44,15 +44,32 @@ public enum IdentityValidation {
         if isGUID(v) { return }
         let allowed = v.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || $0 == "." || $0 == "-" }
         if !allowed || !v.contains(".") || v.count > 256 {
-            throw .invalidInput(field: field, value: value, reason: "expected a tenant GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47 or a domain such as contoso.onmicrosoft.com")
+            throw .invalidInput(field: field, value: shown(value), reason: "expected a tenant GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47 or a domain such as contoso.onmicrosoft.com")
         }
     }
 
     /// Client (application) ID: a GUID.
     public static func clientID(_ value: String, field: String = "clientID") throws(IdentityError) {
         if !isGUID(value.trimmingCharacters(in: .whitespaces)) {
-            throw .invalidInput(field: field, value: value, reason: "expected the application (client) ID GUID of the app registration or managed identity")
+            throw .invalidInput(field: field, value: shown(value), reason: "expected the application (client) ID GUID of the app registration or managed identity"
+                                + (looksLikeGUID(value) ? "" : "; is a secret in the wrong key (clientid and clientsecret swapped)?"))
         }
+    }
+
+    /// An identifier as it may be printed: a near-GUID (hex digits and dashes, a typo) or a lower-case domain is
+    /// shown; anything else may be a secret pasted into the wrong field (a client secret in `clientid`), so only its
+    /// length is.
+    public static func shown(_ value: String) -> String {
+        let v = value.trimmingCharacters(in: .whitespaces)
+        if looksLikeGUID(v) { return v }
+        let domain = v.count <= 253 && v.contains(".") && v.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "." || $0 == "-") }
+        return domain ? v : "<a value of \(v.count) characters>"
+    }
+
+    /// Hex digits and dashes only, GUID-sized: an ID, perhaps mistyped, never a secret.
+    static func looksLikeGUID(_ value: String) -> Bool {
+        let v = value.trimmingCharacters(in: .whitespaces)
+        return !v.isEmpty && v.count <= 40 && v.allSatisfy { $0.isHexDigit || $0 == "-" }
     }
 
     /// Whether `s` is a GUID in 8-4-4-4-12 hex form.

@@ -1,3 +1,4 @@
+import AzureIdentity
 import AzureProvider
 import Foundation
 import StructuredJSON
@@ -124,7 +125,14 @@ extension Doctor {
             return (nil, [.failure("identity.credentials", "credentials Secret \(namespace)/\(secretName)", "has no \(missing.joined(separator: " or ")) key (keys: \(data.keys.sorted().joined(separator: ", ")))",
                                    fix: "kubectl create secret generic \(secretName) -n \(namespace) --from-literal clientid=<app id> --from-literal clientsecret=<secret> --dry-run=client -o yaml | kubectl apply -f -")])
         }
-        let clientID = data.first { $0.key.lowercased() == "clientid" }?.value.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let rawClientID = data.first { $0.key.lowercased() == "clientid" }?.value.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        // Never printed as is unless it is an ID: a secret in the wrong key must not reach the checklist.
+        let clientID = IdentityValidation.shown(rawClientID)
+        guard IdentityValidation.isGUID(rawClientID) else {
+            return (nil, [.failure("identity.credentials", "credentials Secret \(namespace)/\(secretName)",
+                                   "clientid is \(clientID), not the application (client) ID GUID: are clientid and clientsecret swapped?",
+                                   fix: "kubectl create secret generic \(secretName) -n \(namespace) --from-literal clientid=<app id GUID> --from-literal clientsecret=<secret> --dry-run=client -o yaml | kubectl apply -f -")])
+        }
         guard secret.text("metadata", "labels", Names.usedLabel) == "true" else {
             return (data, [.failure("identity.credentials", "credentials Secret \(namespace)/\(secretName)",
                                     "has clientid \(clientID) and clientsecret, but not the label \(Names.usedLabel)=true: the driver's filtered Secret watch (and rotation) does not see it",

@@ -1,3 +1,4 @@
+import AzureIdentity
 import Foundation
 import Kubernetes
 import SecretsStoreAPI
@@ -98,15 +99,20 @@ public struct ClusterSnapshot: Sendable {
         return chain
     }
 
-    /// A Secret without values: key names stay (as empty strings), plus `clientid`, which is not secret.
+    /// A Secret without values: key names stay (as empty strings), plus a `clientid` that is a GUID (an ID, not a
+    /// secret; anything else may be the client secret in the wrong key, so it goes too).
     static func redacted(_ secret: JSONValue) -> JSONValue {
         var copy = secret.stripped
         var data: [String: JSONValue] = [:]
+        func clientID(_ base64: String) -> JSONValue {
+            let text = Data(base64Encoded: base64).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+            return IdentityValidation.isGUID(text) ? .string(base64) : .string("")
+        }
         for (key, value) in secret["data"]?.objectValue ?? [:] {
-            data[key] = key.lowercased() == "clientid" ? value : .string("")
+            data[key] = key.lowercased() == "clientid" ? clientID(value.stringValue ?? "") : .string("")
         }
         for (key, value) in secret["stringData"]?.objectValue ?? [:] {
-            data[key] = key.lowercased() == "clientid" ? .string(Data((value.stringValue ?? "").utf8).base64EncodedString()) : .string("")
+            data[key] = key.lowercased() == "clientid" ? clientID(Data((value.stringValue ?? "").utf8).base64EncodedString()) : .string("")
         }
         copy["data"] = .object(data)
         copy["stringData"] = nil

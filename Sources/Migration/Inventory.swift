@@ -1,3 +1,4 @@
+import AzureIdentity
 import AzureProvider
 import Foundation
 import Kubernetes
@@ -188,9 +189,15 @@ public struct Inventory: Codable, Sendable {
                 }
             }
             let ref = volume.text("csi", "nodePublishSecretRef", "name")
-            let clientid = ref.flatMap { snapshot.secret($0, namespace: workload.namespace) }.flatMap { secret in
+            let stored = ref.flatMap { snapshot.secret($0, namespace: workload.namespace) }.flatMap { secret in
                 (secret["data"]?.objectValue ?? [:]).first { $0.key.lowercased() == "clientid" }?.value.stringValue
-            }.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+            }
+            // The snapshot keeps a clientid only when it is a GUID; an emptied one was something else (never printed).
+            let clientid = stored.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+                .flatMap { $0.isEmpty ? nil : $0 }
+            if let ref, stored != nil, clientid == nil {
+                warnings.append("volume \(name): the clientid of nodePublishSecretRef Secret \(ref) is not an application (client) ID GUID: are clientid and clientsecret swapped?")
+            }
             let spc = snapshot.spc(className, namespace: workload.namespace)
             if spc == nil { blockers.append("volume \(name): SecretProviderClass \(workload.namespace)/\(className) not found") }
             let mode = spc.map { identity((($0[path: ["spec", "parameters"]]?.objectValue) ?? [:]).compactMapValues(\.stringValue)).mode } ?? "unknown"

@@ -58,11 +58,21 @@ import Testing
         #expect(throws: IdentityError.self) { try IdentityValidation.tenantID("") }
         #expect(throws: IdentityError.self) { try IdentityValidation.tenantID("not a tenant/../") }
         try IdentityValidation.clientID("11111111-1111-4111-8111-111111111111")
+        // A mistyped GUID is shown; anything else may be a secret in the wrong key, so only its length is.
         #expect {
-            try IdentityValidation.clientID("my-app", field: "clientID")
+            try IdentityValidation.clientID("11111111-1111-4111-8111-11111111111", field: "clientid")
         } throws: { error in
-            (error as? IdentityError)?.description.contains("clientID 'my-app'") == true
+            (error as? IdentityError)?.description.contains("clientid '11111111-1111-4111-8111-11111111111' is invalid") == true
         }
+        #expect {
+            try IdentityValidation.clientID("Xy8Q~secret.Canary_value-123", field: "clientid")
+        } throws: { error in
+            let text = (error as? IdentityError)?.description ?? ""
+            return !text.contains("Canary") && text.contains("clientid '<a value of 28 characters>' is invalid") && text.contains("swapped")
+        }
+        #expect {
+            try IdentityValidation.tenantID("Secret~Tenant.Value", field: "tenantId")
+        } throws: { error in !((error as? IdentityError)?.description.contains("Secret~") ?? true) }
     }
 
     @Test func retryAfterAndBackoff() {
