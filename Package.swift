@@ -74,8 +74,9 @@ let package = Package(
         .target(
             name: "AzureProvider",
             dependencies: [
-                "AzureIdentity", "KeyVault", "ObjectFormats", "AtomicWriter", "SecretsStoreAPI",
+                "AzureIdentity", "KeyVault", "ObjectFormats", "AtomicWriter", "SecretsStoreAPI", "Serving",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -220,12 +221,12 @@ let package = Package(
         // `akvs doctor`: checklists that explain a failing mount or sync on a live cluster.
         .target(
             name: "Doctor",
-            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "KeyVault", "StructuredJSON"]
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "AzureIdentity", "KeyVault", "StructuredJSON"]
         ),
         // `akvs migrate`: the six-stage move from CSI volumes to SecretSyncs.
         .target(
             name: "Migration",
-            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "StructuredJSON",
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "AzureIdentity", "StructuredJSON",
                            .product(name: "Yams", package: "Yams")]
         ),
         // `akvs validate`: offline lint of SecretProviderClass, SecretSync, AKVSync and workload manifests.

@@ -25,11 +25,20 @@ struct EntraTokenClient: Sendable {
             do {
                 response = try await transport.send(method: .POST, url: tokenEndpoint, headers: headers, body: body, connectAddress: cloud.connectAddress)
             } catch {
+                transport.observer?.entraReply(tenant: tenantID, status: nil, aadsts: "")
                 if attempt < retry.maxAttempts { try? await Task.sleep(for: retry.delay(afterAttempt: attempt, retryAfter: nil)); continue }
                 throw .transport(error)
             }
-            if response.status == 200 { return try Self.decodeSuccess(response.body, endpoint: tokenEndpoint.absoluteString) }
+            if response.status == 200 {
+                transport.observer?.entraReply(tenant: tenantID, status: 200, aadsts: "")
+                return try Self.decodeSuccess(response.body, endpoint: tokenEndpoint.absoluteString)
+            }
             let error = Self.decodeError(response)
+            if case .entra(_, _, _, let codes) = error {
+                transport.observer?.entraReply(tenant: tenantID, status: response.status, aadsts: codes.first.map { "AADSTS\($0)" } ?? "")
+            } else {
+                transport.observer?.entraReply(tenant: tenantID, status: response.status, aadsts: "")
+            }
             if error.isTransient, attempt < retry.maxAttempts {
                 let after = RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After"))
                 try? await Task.sleep(for: retry.delay(afterAttempt: attempt, retryAfter: after))

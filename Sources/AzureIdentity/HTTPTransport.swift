@@ -16,6 +16,15 @@ public struct HTTPExchangeResponse: Sendable {
     }
 }
 
+/// Where the Azure clients report each reply they get (every attempt, retries included), for metrics: the HTTP
+/// status (nil when no reply came: a connection failure or timeout) and the service's error code, never a value.
+public protocol AzureReplyObserver: Sendable {
+    /// A Key Vault reply; `error` is Key Vault's error code (`SecretNotFound`, `Throttled`, …) or empty.
+    func keyVaultReply(vault: String, status: Int?, error: String)
+    /// An Entra ID token reply; `aadsts` is the first AADSTS code (`AADSTS700016`) or empty.
+    func entraReply(tenant: String, status: Int?, aadsts: String)
+}
+
 /// Sends requests over a shared `HTTPClient`, with per-call timeouts and an optional connect override.
 public struct HTTPTransport: Sendable {
     public let client: HTTPClient
@@ -23,9 +32,11 @@ public struct HTTPTransport: Sendable {
     public var timeout: TimeAmount
     /// Largest response body accepted (a vault reply is small; this bounds a hostile one).
     public var maxBodyBytes: Int
+    /// Told about every Key Vault and Entra reply (metrics); nil reports nothing.
+    public var observer: (any AzureReplyObserver)?
 
-    public init(client: HTTPClient, timeout: TimeAmount = .seconds(30), maxBodyBytes: Int = 4 << 20) {
-        self.client = client; self.timeout = timeout; self.maxBodyBytes = maxBodyBytes
+    public init(client: HTTPClient, timeout: TimeAmount = .seconds(30), maxBodyBytes: Int = 4 << 20, observer: (any AzureReplyObserver)? = nil) {
+        self.client = client; self.timeout = timeout; self.maxBodyBytes = maxBodyBytes; self.observer = observer
     }
 
     /// Makes a client that trusts the system roots (or, as Go and OpenSSL programs do, the certificates named by

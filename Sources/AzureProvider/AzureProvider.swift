@@ -26,6 +26,8 @@ public struct AzureProvider: Sendable {
     /// The mount attribute by which akvs csi-driver tells the provider the oldest cached result it accepts, in seconds
     /// (its rotation interval, or 0 when a fresh read is due); other drivers do not send it.
     public static let maxObjectAgeAttribute = "akvs.io/max-object-age-seconds"
+    /// The volume attribute naming the SecretProviderClass (the driver passes it, as upstream's does).
+    public static let secretProviderClassAttribute = "secretProviderClass"
     /// Largest accepted value of `maxObjectAgeAttribute`: a year, far beyond any rotation interval.
     static let maxObjectAgeLimit: Double = 365 * 24 * 3600
 
@@ -37,7 +39,7 @@ public struct AzureProvider: Sendable {
             logger.warning("mount failed", metadata: ["pod": "\(partial.podNamespace)/\(partial.podName)", "vault": "\(partial.vault)", "failed": "\(partial.failures.count)"])
             throw .fetch(partial.failures.map(\.failure))
         }
-        return MountResult(entries: partial.entries)
+        return MountResult(entries: partial.entries, validity: partial.validity)
     }
 
     /// Fetches each object on its own, so that one failure does not stop the others (SecretSync partial sync).
@@ -66,18 +68,28 @@ public struct AzureProvider: Sendable {
             throw .parameter(name: "keyvaultName", reason: error.description)
         }
         let fetcher = ObjectFetcher(client: client, cache: cache, identity: credential.identityKey, configuration: configuration, metrics: metrics, maxAge: maxAge)
-        let results = await withTaskGroup(of: (Int, Result<[(MountedFile, MountedObjectVersion)], ObjectFailure>).self) { group in
+        let results = await withTaskGroup(of: (Int, Result<ObjectFetcher.Delivered, ObjectFailure>).self) { group in
             for (index, object) in parameters.objects.enumerated() {
                 group.addTask { (index, await fetcher.deliver(object, defaultMode: defaultMode)) }
             }
-            var collected: [(Int, Result<[(MountedFile, MountedObjectVersion)], ObjectFailure>)] = []
+            var collected: [(Int, Result<ObjectFetcher.Delivered, ObjectFailure>)] = []
             for await item in group { collected.append(item) }
             return collected.sorted { $0.0 < $1.0 }
         }
         var partial = PartialMount(vault: parameters.keyvaultName, podName: parameters.podName, podNamespace: parameters.podNamespace)
+        let className = attributes[Self.secretProviderClassAttribute] ?? ""
         for (index, result) in results {
             switch result {
-            case .success(let produced): partial.entries += produced.map { (file: $0.0, version: $0.1) }
+            case .success(let delivered):
+                partial.entries += delivered.files.map { (file: $0.0, version: $0.1) }
+                partial.validity.merge(delivered.validity) { $1 }
+                // One series per object: its current version (the first of a version history).
+                let object = parameters.objects[index]
+                let current = "\(object.objectType.rawValue)/\(object.objectName)" + (object.objectVersionHistory > 1 ? "/0" : "")
+                if let validity = delivered.validity[current] {
+                    metrics.objectValidity(ObjectLabels(vault: parameters.keyvaultName, namespace: parameters.podNamespace, secretProviderClass: className,
+                                                        objectType: object.objectType.rawValue, objectName: object.objectName), validity)
+                }
             case .failure(let failure): partial.failures.append((fileName: parameters.objects[index].fileName, failure: failure))
             }
         }

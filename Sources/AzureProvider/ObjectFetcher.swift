@@ -13,19 +13,25 @@ struct ObjectFetcher: Sendable {
     /// The oldest cached result this caller accepts; nil takes the cache's own TTL.
     var maxAge: Duration? = nil
 
-    func deliver(_ object: KeyVaultObject, defaultMode: Int32) async -> Result<[(MountedFile, MountedObjectVersion)], ObjectFailure> {
+    /// The files of one SPC object and the validity of each version delivered (by version id).
+    struct Delivered: Sendable {
+        var files: [(MountedFile, MountedObjectVersion)]
+        var validity: [String: ObjectValidity] = [:]
+    }
+
+    func deliver(_ object: KeyVaultObject, defaultMode: Int32) async -> Result<Delivered, ObjectFailure> {
         do {
             if object.objectVersionHistory > 1 {
                 return .success(try await history(object, defaultMode: defaultMode))
             }
-            let (bytes, version, extra) = try await fetch(object, version: object.objectVersion)
+            let fetched = try await fetch(object, version: object.objectVersion)
             let id = "\(object.objectType.rawValue)/\(object.objectName)"
             let mode = object.filePermission ?? defaultMode
-            var files = [(MountedFile(path: object.fileName, mode: mode, contents: bytes), MountedObjectVersion(id: id, version: version))]
-            for (suffix, contents) in extra {
-                files.append((MountedFile(path: object.fileName + suffix, mode: mode, contents: contents), MountedObjectVersion(id: id, version: version)))
+            var files = [(MountedFile(path: object.fileName, mode: mode, contents: fetched.bytes), MountedObjectVersion(id: id, version: fetched.version))]
+            for (suffix, contents) in fetched.extra {
+                files.append((MountedFile(path: object.fileName + suffix, mode: mode, contents: contents), MountedObjectVersion(id: id, version: fetched.version)))
             }
-            return .success(files)
+            return .success(Delivered(files: files, validity: fetched.validity.map { [id: $0] } ?? [:]))
         } catch let failure as ObjectFailure {
             return .failure(failure)
         } catch let error as KeyVaultError {
@@ -38,7 +44,7 @@ struct ObjectFetcher: Sendable {
     }
 
     /// Newest first, enabled versions only, starting at the requested version; files `<name>/0`, `/1`, …
-    func history(_ object: KeyVaultObject, defaultMode: Int32) async throws -> [(MountedFile, MountedObjectVersion)] {
+    func history(_ object: KeyVaultObject, defaultMode: Int32) async throws -> Delivered {
         let listed = try await cached("\(object.kind.collection)/\(object.objectName)/versions") { () async throws(KeyVaultError) -> FetchedObject in
             .versions(try await client.listVersions(object.kind, name: object.objectName))
         }
@@ -59,29 +65,40 @@ struct ObjectFetcher: Sendable {
         }
         let chosen = Array(ordered.dropFirst(start).prefix(object.objectVersionHistory))
         let mode = object.filePermission ?? defaultMode
-        return try await withThrowingTaskGroup(of: (Int, MountedFile, MountedObjectVersion).self) { group in
+        return try await withThrowingTaskGroup(of: (Int, MountedFile, MountedObjectVersion, ObjectValidity?).self) { group in
             for (index, version) in chosen.enumerated() {
                 group.addTask {
-                    let (bytes, fetched, _) = try await fetch(object, version: version)
-                    return (index, MountedFile(path: object.historyPath(index), mode: mode, contents: bytes),
-                            MountedObjectVersion(id: "\(object.objectType.rawValue)/\(object.objectName)/\(index)", version: fetched))
+                    let fetched = try await fetch(object, version: version)
+                    return (index, MountedFile(path: object.historyPath(index), mode: mode, contents: fetched.bytes),
+                            MountedObjectVersion(id: "\(object.objectType.rawValue)/\(object.objectName)/\(index)", version: fetched.version), fetched.validity)
                 }
             }
-            var out: [(Int, MountedFile, MountedObjectVersion)] = []
+            var out: [(Int, MountedFile, MountedObjectVersion, ObjectValidity?)] = []
             for try await item in group { out.append(item) }
-            return out.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
+            out.sort { $0.0 < $1.0 }
+            var delivered = Delivered(files: out.map { ($0.1, $0.2) })
+            for item in out { if let validity = item.3 { delivered.validity[item.2.id] = validity } }
+            return delivered
         }
     }
 
-    /// One object version: file bytes, its version id, and extra files (suffix, bytes).
-    func fetch(_ object: KeyVaultObject, version: String) async throws -> ([UInt8], String, [(String, [UInt8])]) {
+    /// One object version as delivered: file bytes, its version id, extra files (suffix, bytes) and its validity.
+    struct Fetched {
+        var bytes: [UInt8]
+        var version: String
+        var extra: [(String, [UInt8])] = []
+        var validity: ObjectValidity?
+    }
+
+    func fetch(_ object: KeyVaultObject, version: String) async throws -> Fetched {
         let path = "\(object.kind.collection)/\(object.objectName)/\(version)"
         switch object.objectType {
         case .secret:
             guard case .secret(let bundle) = try await cached(path, { () async throws(KeyVaultError) -> FetchedObject in
                 .secret(try await client.getSecret(object.objectName, version: version))
             }) else { throw failure(object, "unexpected reply") }
-            return (try formatSecret(bundle, object), bundle.id?.keyVaultVersion ?? "", try separateFiles(bundle, object))
+            return Fetched(bytes: try formatSecret(bundle, object), version: bundle.id?.keyVaultVersion ?? "", extra: try separateFiles(bundle, object),
+                           validity: Self.validity(bundle.attributes))
         case .key:
             guard case .key(let bundle) = try await cached(path, { () async throws(KeyVaultError) -> FetchedObject in
                 .key(try await client.getKey(object.objectName, version: version))
@@ -89,7 +106,7 @@ struct ObjectFetcher: Sendable {
             let jwk = bundle.key
             do {
                 let pem = try PublicKeyPEM.fromJWK(kty: jwk.kty, n: jwk.n, e: jwk.e, crv: jwk.crv, x: jwk.x, y: jwk.y)
-                return (Array(pem.utf8), jwk.kid?.keyVaultVersion ?? "", [])
+                return Fetched(bytes: Array(pem.utf8), version: jwk.kid?.keyVaultVersion ?? "", validity: Self.validity(bundle.attributes))
             } catch {
                 throw failure(object, "\(error)")
             }
@@ -98,8 +115,17 @@ struct ObjectFetcher: Sendable {
                 .certificate(try await client.getCertificate(object.objectName, version: version))
             }) else { throw failure(object, "unexpected reply") }
             guard let cer = bundle.cer, let der = Data(base64Encoded: cer) else { throw failure(object, "the certificate has no cer (DER) field") }
-            return (Array(PEM.encode(label: "CERTIFICATE", der: Array(der)).utf8), bundle.id?.keyVaultVersion ?? "", [])
+            var validity = Self.validity(bundle.attributes) ?? ObjectValidity()
+            if let own = CertificateValidity.of(der: Array(der)) { validity = validity.intersecting(notBefore: own.notBefore, expires: own.notAfter) }
+            return Fetched(bytes: Array(PEM.encode(label: "CERTIFICATE", der: Array(der)).utf8), version: bundle.id?.keyVaultVersion ?? "", validity: validity)
         }
+    }
+
+    /// Key Vault's `nbf`/`exp` (seconds since 1970); nil when it sets neither.
+    static func validity(_ attributes: ObjectAttributes?) -> ObjectValidity? {
+        guard let attributes, attributes.nbf != nil || attributes.exp != nil else { return nil }
+        return ObjectValidity(notBefore: attributes.nbf.map { Date(timeIntervalSince1970: TimeInterval($0)) },
+                              expires: attributes.exp.map { Date(timeIntervalSince1970: TimeInterval($0)) })
     }
 
     func formatSecret(_ bundle: SecretBundle, _ object: KeyVaultObject) throws -> [UInt8] {

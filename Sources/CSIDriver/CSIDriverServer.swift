@@ -106,7 +106,7 @@ public struct CSIDriverServer: Sendable {
         let metricsRouter = Router()
         let metrics = self.metrics, additional = options.additionalMetrics
         metricsRouter.get("/metrics") { _, _ -> Response in
-            let text = metrics.render() + (additional?() ?? "")
+            let text = metrics.render() + (additional?() ?? "") + ProcessMetrics.render()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         var listeners = [HTTPListener(name: "metrics", flag: "--metrics-addr", address: options.metrics, router: metricsRouter)]

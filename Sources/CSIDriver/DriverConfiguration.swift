@@ -27,6 +27,9 @@ public struct DriverConfiguration: Sendable {
     /// The reporting controller of Events (upstream: `csi-secrets-store-controller`).
     public var eventSource = "csi-secrets-store-controller"
 
+    /// A Warning on a pod's SecretProviderClassPodStatus when an object it mounts expires within this long (once per
+    /// object version and day); zero: never. Only providers that say when objects expire (the in-process Azure provider).
+    public var expiryWarning: Duration = .seconds(30 * 86400)
     public init(nodeID: String, version: String = "0.1.0") {
         self.nodeID = nodeID
         self.version = version

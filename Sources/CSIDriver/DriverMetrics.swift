@@ -7,6 +7,8 @@ import Serving
 public final class DriverMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let osType: String
+    /// When each SecretProviderClass mounted on this node was last published or rotated, and last successfully.
+    public let attempts: LastAttemptMetrics
     /// ExponentialBucketsRange(0.1, 2, 11), as upstream.
     static let buckets: [Double] = (0..<11).map { 0.1 * pow(20.0, Double($0) / 10.0) }
 
@@ -26,6 +28,7 @@ public final class DriverMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), osType: String = "linux") {
         self.registry = registry
         self.osType = osType
+        self.attempts = LastAttemptMetrics(registry: registry)
     }
 
     func nodePublish(provider: String) {

@@ -21,6 +21,7 @@ public struct InProcessAzureProvider: InProcessProvider {
             throw .call(provider: "azure", code: "unknown", message: text.hasPrefix("failed to mount objects") ? text : "failed to mount objects, error: \(text)")
         }
         return ProviderMountResult(files: result.files.map { ProviderFile(path: $0.path, mode: $0.mode, contents: $0.contents) },
-                                   objectVersions: result.objectVersions.map { (id: $0.id, version: $0.version) })
+                                   objectVersions: result.objectVersions.map { (id: $0.id, version: $0.version) },
+                                   expirations: result.validity.compactMapValues(\.expires))
     }
 }

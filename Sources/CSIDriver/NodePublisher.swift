@@ -5,6 +5,7 @@ import AtomicWriter
 import AzureProvider
 import Crypto
 import Foundation
+import Serving
 import Kubernetes
 import Logging
 import ProviderClient
@@ -26,6 +27,7 @@ public struct NodePublisher: Sendable {
     let volumes = VolumeRegistry()
     let podStatuses: PodStatusWriter
     let secrets: SecretObjectSync
+    let expiry: ExpiryWarnings
     let logger: Logger
 
     public init(configuration: DriverConfiguration, client: KubernetesClient, providers: ProviderClients, inProcess: [String: any InProcessProvider] = [:],
@@ -37,6 +39,7 @@ public struct NodePublisher: Sendable {
         self.mounter = Mounter(mountTmpfs: configuration.mountTmpfs)
         self.metrics = metrics
         self.events = EventRecorder(client: client, controller: configuration.eventSource, instance: configuration.nodeID, logger: logger)
+        self.expiry = ExpiryWarnings(within: configuration.expiryWarning)
         self.podStatuses = PodStatusWriter(client: client, nodeID: configuration.nodeID)
         self.secrets = SecretObjectSync(client: client)
         self.logger = logger
@@ -64,11 +67,15 @@ public struct NodePublisher: Sendable {
             guard configuration.enableSecretRotation, await due(target) else { return }
         }
         let start = ContinuousClock.now
+        let pod = try? PodVolume(volumeContext: request.volumeContext)
+        let series = pod.map { LastAttemptMetrics.Key(kind: "SecretProviderClass", namespace: $0.namespace, name: $0.secretProviderClass) }
         do {
             let (provider, changed) = try await mountAndWrite(request, mounted: mounted)
             if mounted { metrics.rotation(provider: provider, rotated: changed, seconds: DriverMetrics.seconds(since: start)) }
             else { metrics.nodePublish(provider: provider) }
+            if let series { metrics.attempts.record(series, success: true) }
         } catch let error {
+            if let series { metrics.attempts.record(series, success: false) }
             let provider = await volumes.volume(target)?.provider ?? ""
             if mounted {
                 // As upstream (kubernetes/kubernetes#121271): report success so kubelet keeps the pod running on the old content.
@@ -133,6 +140,7 @@ public struct NodePublisher: Sendable {
                 await events.record(.normal, regarding: podReference(pod), reason: "MountRotationComplete", action: "Rotate",
                                     note: "the mounted contents of SecretProviderClass \(pod.secretProviderClass) were updated")
             }
+            await warnOfExpiry(pod: pod, target: target, reply: reply, vault: parameters["keyvaultName"] ?? "")
             return (provider, changed)
         } catch {
             if mountedNow {
@@ -193,8 +201,22 @@ public struct NodePublisher: Sendable {
         let status = try await podStatuses.record(pod: pod, targetPath: target, objects: objects)
         let previous = await volumes.volume(target)
         await volumes.store(target, VolumeRegistry.Volume(provider: provider, podStatusName: pod.podStatusName, namespace: pod.namespace,
-                                                          podStatusUID: status.metadata.uid, objects: versions, lastCheck: .now,
+                                                          secretProviderClass: pod.secretProviderClass, podStatusUID: status.metadata.uid, objects: versions, lastCheck: .now,
                                                           syncedDigest: previous?.syncedDigest, retry: previous?.retry))
+    }
+
+    /// A Warning on the pod's SecretProviderClassPodStatus for each mounted object that expires within
+    /// `--expiry-warning`: once per object version and day, never per republish.
+    func warnOfExpiry(pod: PodVolume, target: String, reply: ProviderMountResult, vault: String) async {
+        guard !reply.expirations.isEmpty, let volume = await volumes.volume(target) else { return }
+        let versions = Dictionary(reply.objectVersions.map { ($0.id, $0.version) }, uniquingKeysWith: { a, _ in a })
+        let status = ObjectReference(apiVersion: SecretProviderClassPodStatus.resourceKind.apiVersion, kind: "SecretProviderClassPodStatus",
+                                     name: volume.podStatusName, namespace: pod.namespace, uid: volume.podStatusUID)
+        for (id, expires) in reply.expirations.sorted(by: { $0.key < $1.key }) {
+            guard let note = await expiry.warning(owner: "\(pod.namespace)/\(volume.podStatusName)", object: id, version: versions[id] ?? "", vault: vault,
+                                                  validity: ObjectValidity(expires: expires)) else { continue }
+            await events.record(.warning, regarding: status, reason: "ObjectExpiring", action: "Mount", note: note)
+        }
     }
 
     // MARK: Secret sync
@@ -322,6 +344,10 @@ public struct NodePublisher: Sendable {
         }
         if let known {
             try await podStatuses.delete(name: known.podStatusName, namespace: known.namespace)
+            // The class's last-attempt series stay while a volume on this node still mounts it.
+            if !known.secretProviderClass.isEmpty, !(await volumes.mounts(namespace: known.namespace, secretProviderClass: known.secretProviderClass)) {
+                metrics.attempts.remove(LastAttemptMetrics.Key(kind: "SecretProviderClass", namespace: known.namespace, name: known.secretProviderClass))
+            }
         } else {
             for status in await podStatuses.find(targetPath: target) {
                 try await podStatuses.delete(name: status.metadata.name ?? "", namespace: status.metadata.namespace ?? "")

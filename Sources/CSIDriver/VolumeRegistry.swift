@@ -8,6 +8,7 @@ actor VolumeRegistry {
         var provider: String
         var podStatusName: String
         var namespace: String
+        var secretProviderClass: String = ""
         var podStatusUID: String?
         var objects: [String: String] = [:]
         var lastCheck: ContinuousClock.Instant
@@ -50,6 +51,11 @@ actor VolumeRegistry {
         guard var v = volumes[target] else { return }
         change(&v)
         volumes[target] = v
+    }
+
+    /// Whether any remembered volume still mounts this SecretProviderClass.
+    func mounts(namespace: String, secretProviderClass: String) -> Bool {
+        volumes.values.contains { $0.namespace == namespace && $0.secretProviderClass == secretProviderClass }
     }
 
     /// Forgets `target`, cancelling a pending Secret sync retry.

@@ -82,10 +82,11 @@ public struct KeyVaultClient: Sendable {
         return try await send(.PUT, path: "secrets/\(name)", body: body, object: "secret \(name)", as: SecretBundle.self)
     }
 
-    /// Enables or disables a secret version.
-    public func updateSecret(_ name: String, version: String, enabled: Bool) async throws(KeyVaultError) -> SecretBundle {
+    /// Enables or disables a secret version, or sets when it becomes valid and when it expires.
+    public func updateSecret(_ name: String, version: String, enabled: Bool? = nil, notBefore: Date? = nil, expires: Date? = nil) async throws(KeyVaultError) -> SecretBundle {
         try KeyVaultValidation.objectName(name); try KeyVaultValidation.objectVersion(version)
-        let body = SecretBundle(attributes: ObjectAttributes(enabled: enabled))
+        let body = SecretBundle(attributes: ObjectAttributes(enabled: enabled, nbf: notBefore.map { Int64($0.timeIntervalSince1970) },
+                                                             exp: expires.map { Int64($0.timeIntervalSince1970) }))
         return try await send(.PATCH, path: "secrets/\(name)/\(version)", body: body, object: "secret \(name)", as: SecretBundle.self)
     }
 
@@ -138,6 +139,7 @@ public struct KeyVaultClient: Sendable {
             do {
                 response = try await transport.send(method: method, url: url, headers: headers, body: body, connectAddress: cloud.connectAddress)
             } catch {
+                transport.observer?.keyVaultReply(vault: vaultName, status: nil, error: "")
                 if attempt < retry.maxAttempts {
                     logger.debug("retrying after transport error", metadata: ["vault": "\(vaultName)", "object": "\(object)", "attempt": "\(attempt)"])
                     try? await Task.sleep(for: retry.delay(afterAttempt: attempt, retryAfter: nil))
@@ -145,8 +147,12 @@ public struct KeyVaultClient: Sendable {
                 }
                 throw .transport(error)
             }
-            if (200..<300).contains(response.status) { return response }
+            if (200..<300).contains(response.status) {
+                transport.observer?.keyVaultReply(vault: vaultName, status: response.status, error: "")
+                return response
+            }
             let error = serviceError(response, object: object)
+            transport.observer?.keyVaultReply(vault: vaultName, status: response.status, error: error.code ?? "")
             if response.status == 401, !reauthenticated {
                 reauthenticated = true
                 await tokens.invalidate(credential, scope: cloud.keyVaultScope)

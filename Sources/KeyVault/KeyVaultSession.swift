@@ -16,11 +16,12 @@ public struct KeyVaultSession: Sendable {
         self.transport = transport; self.tokens = tokens; self.limiters = limiters; self.retry = retry; self.logger = logger
     }
 
-    /// A session with its own HTTP client trusting the system roots plus `additionalCAFile`.
-    public static func make(additionalCAFile: String? = nil, limiters: VaultLimiters = VaultLimiters(),
+    /// A session with its own HTTP client trusting the system roots plus `additionalCAFile`; `observer` is told every reply.
+    public static func make(additionalCAFile: String? = nil, limiters: VaultLimiters = VaultLimiters(), observer: (any AzureReplyObserver)? = nil,
+                            logger: Logger = Logger(label: "akvs.keyvault"),
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KeyVaultSession {
-        KeyVaultSession(transport: HTTPTransport(client: try HTTPTransport.makeClient(additionalCAFile: additionalCAFile, environment: environment)),
-                        limiters: limiters)
+        KeyVaultSession(transport: HTTPTransport(client: try HTTPTransport.makeClient(additionalCAFile: additionalCAFile, environment: environment), observer: observer),
+                        limiters: limiters, logger: logger)
     }
 
     /// A client for one vault in `cloud`, by vault name.

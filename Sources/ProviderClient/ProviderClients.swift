@@ -12,9 +12,11 @@ import ProviderAPI
 public struct ProviderMountResult: Sendable {
     public var files: [ProviderFile]
     public var objectVersions: [(id: String, version: String)]
+    /// When each object version expires, where the provider says (the in-process Azure provider; the gRPC API has no field for it).
+    public var expirations: [String: Date]
 
-    public init(files: [ProviderFile], objectVersions: [(id: String, version: String)]) {
-        self.files = files; self.objectVersions = objectVersions
+    public init(files: [ProviderFile], objectVersions: [(id: String, version: String)], expirations: [String: Date] = [:]) {
+        self.files = files; self.objectVersions = objectVersions; self.expirations = expirations
     }
 }
 

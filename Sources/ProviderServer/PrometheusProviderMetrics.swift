@@ -4,25 +4,30 @@ import GRPCCore
 import Prometheus
 import Serving
 
-/// The upstream provider's histograms (seconds, no unit suffix): `keyvault_request` and `grpc_request`.
+/// The upstream provider's histograms (seconds, no unit suffix): `keyvault_request` (with the vault metrics every
+/// role shares, `VaultMetrics`) and `grpc_request`.
 public final class PrometheusProviderMetrics: ProviderMetricsRecorder, Sendable {
     public let registry: PrometheusCollectorRegistry
-    static let buckets: [Double] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// The vault side (also the session's reply observer).
+    public let vault: VaultMetrics
+    static let buckets = VaultMetrics.buckets
 
     /// Help texts of the exported metrics (the names are upstream's, or akvs' own where upstream has none).
     static let metric = MetricHelp([
-        "keyvault_request": "Seconds taken by Key Vault requests.",
         "grpc_request": "Seconds taken by provider gRPC requests.",
     ])
-    static let common: [(String, String)] = [("os_type", "linux"), ("provider", "azure"), ("service_name", "csi-secrets-store-provider-azure")]
+    static let common = VaultMetrics.common
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) { self.registry = registry }
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        self.vault = VaultMetrics(registry: registry)
+    }
 
     public func keyVaultRequest(objectType: String, objectName: String, error: String, seconds: Double) {
-        registry.makeValueHistogram(descriptor: Self.metric("keyvault_request"),
-                                    labels: [("object_type", objectType), ("object_name", objectName), ("error", error)] + Self.common,
-                                    buckets: Self.buckets).record(seconds)
+        vault.keyVaultRequest(objectType: objectType, objectName: objectName, error: error, seconds: seconds)
     }
+
+    public func objectValidity(_ labels: ObjectLabels, _ validity: ObjectValidity) { vault.objectValidity(labels, validity) }
 
     func grpcRequest(method: String, code: String, message: String, seconds: Double) {
         registry.makeValueHistogram(descriptor: Self.metric("grpc_request"),

@@ -86,7 +86,7 @@ public struct ProviderServer: Sendable {
         let metricsRouter = Router()
         let metrics = self.metrics
         metricsRouter.get("/metrics") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render() + ProcessMetrics.render())))
         }
         return [
             HTTPListener(name: "health", flag: "--healthz-port", address: ListenAddress(host: options.httpHost, port: options.healthzPort), router: healthRouter),

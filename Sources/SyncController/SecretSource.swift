@@ -27,6 +27,7 @@ extension FetchRequest {
         attributes["csi.storage.k8s.io/pod.namespace"] = namespace
         attributes["csi.storage.k8s.io/serviceAccount.name"] = serviceAccountName
         attributes["csi.storage.k8s.io/serviceAccount.tokens"] = serviceAccountTokens
+        attributes["secretProviderClass"] = secretProviderClass.metadata.name ?? ""
         return attributes
     }
 }
@@ -39,6 +40,10 @@ public struct FetchedObjects: Sendable {
     public var failures: [String: String] = [:]
     /// Nothing was delivered because the vault was unavailable or throttling (feeds the circuit breaker).
     public var vaultUnavailable = false
+    /// Validity by object version id (`secret/db`), where the provider knows it (in-process Azure).
+    public var validity: [String: ObjectValidity] = [:]
+    /// The object version id each file came from, where the provider says (in-process Azure).
+    public var fileObjects: [String: String] = [:]
     public init(files: [String: [UInt8]] = [:], versions: [String: String] = [:], failures: [String: String] = [:]) {
         self.files = files; self.versions = versions; self.failures = failures
     }
@@ -75,8 +80,10 @@ public struct AzureSecretSource: SecretSource {
         for entry in partial.entries {
             result.files[entry.file.path] = entry.file.contents
             result.versions[entry.version.id] = entry.version.version
+            result.fileObjects[entry.file.path] = entry.version.id
         }
         for failure in partial.failures { result.failures[failure.fileName] = failure.failure.description }
+        result.validity = partial.validity
         result.vaultUnavailable = partial.entries.isEmpty && partial.failures.contains { $0.failure.transient }
         return result
     }

@@ -1,7 +1,9 @@
+import AzureProvider
 import Foundation
 import Kubernetes
 import Logging
 import SecretsStoreAPI
+import Serving
 import StructuredJSON
 
 /// Reconciles one SecretSync: level-based and idempotent. Fetches through the provider, writes the Secret only
@@ -21,6 +23,7 @@ struct SecretSyncReconciler: Sendable {
     let configuration: SyncConfiguration
     let logger: Logger
     let groups: GroupedFetches
+    let expiry: ExpiryWarnings
 
     enum Outcome: Equatable {
         case synced
@@ -37,6 +40,14 @@ struct SecretSyncReconciler: Sendable {
         let outcome = await reconcileOnce(key)
         let elapsed = ContinuousClock.now - start
         await statistics.observe(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+        let series = LastAttemptMetrics.Key(kind: "SecretSync", namespace: parts.count == 2 ? parts[0] : "", name: parts.last ?? key)
+        switch outcome {
+        case .synced, .repaired: statistics.attempts.record(series, success: true)
+        case .failed: statistics.attempts.record(series, success: false)
+        case .gone: statistics.attempts.remove(series)
+        case .retry: break
+        }
         return outcome
     }
 
@@ -141,6 +152,7 @@ struct SecretSyncReconciler: Sendable {
                                     action: neverSynced ? "Create" : "Update",
                                     note: reason == .partialSync ? "Secret \(namespace)/\(name) partly synced: \(built.missing.keys.sorted().joined(separator: ", ")) kept their last values" : "Secret \(namespace)/\(name) \(neverSynced ? "created" : "updated") from SecretProviderClass \(spc.metadata.name ?? "")")
             }
+            await warnOfExpiry(sync, fetched: fetched, vault: vault)
             if reason == .partialSync { return .failed(SyncFailure(.partialSync, Self.itemsMessage(built.missing))) }
             await memory.recordBaseline(uid, baseline)
             return .synced
@@ -196,9 +208,20 @@ struct SecretSyncReconciler: Sendable {
             // Only this member's items: another member's failure is not this SecretSync's partial sync.
             fetched.files = fetched.files.filter { entry in wanted.contains(entry.key) || wanted.contains { entry.key.hasPrefix($0 + "/") } }
             fetched.failures = fetched.failures.filter { wanted.contains($0.key) }
+            let objects = Set(fetched.files.keys.compactMap { fetched.fileObjects[$0] })
+            fetched.validity = fetched.validity.filter { objects.contains($0.key) }
             return fetched
         case .failure(let failure):
             throw failure
+        }
+    }
+
+    /// A Warning on the SecretSync for each object it uses that expires within `--expiry-warning`: once per object
+    /// version and day (`ExpiryWarnings`), never per reconcile.
+    func warnOfExpiry(_ sync: SecretSync, fetched: FetchedObjects, vault: String) async {
+        for (id, validity) in fetched.validity.sorted(by: { $0.key < $1.key }) {
+            guard let note = await expiry.warning(owner: sync.metadata.uid ?? "", object: id, version: fetched.versions[id] ?? "", vault: vault, validity: validity) else { continue }
+            await events.record(.warning, regarding: ObjectReference(sync), reason: "ObjectExpiring", action: "Sync", note: note)
         }
     }
 

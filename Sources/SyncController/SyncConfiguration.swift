@@ -30,6 +30,8 @@ public struct SyncConfiguration: Sendable {
     public var circuitBreakerThreshold = 5
     /// First pause; doubles while the vault stays down (at most 5 minutes), with full jitter so recovery is spread.
     public var circuitBreakerCooldown: Duration = .seconds(30)
+    /// A Warning on the SecretSync when an object it uses expires within this long (once per object version and day); zero: never.
+    public var expiryWarning: Duration = .seconds(30 * 86400)
 
     public init(pollInterval: Duration = .seconds(3600), jitterSeconds: Int = 0, enablePartialSecretSync: Bool = true,
                 tokenAudience: String = "api://AzureADTokenExchange", fieldManager: String = "secrets-store-sync-controller",

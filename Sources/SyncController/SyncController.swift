@@ -1,9 +1,11 @@
+import AzureProvider
 import Crypto
 import Foundation
 import KeyVault
 import Kubernetes
 import Logging
 import SecretsStoreAPI
+import Serving
 
 /// The SecretSync controller (the Secret Store extension's role): informers on SecretSyncs and
 /// SecretProviderClasses, a de-duplicating work queue, bounded workers, per-SecretSync refresh schedules.
@@ -31,11 +33,13 @@ public struct SyncController: Sendable {
         let classes = Informer<SecretProviderClass>(client: client, logger: logger)
         let queue = WorkQueue<String>(rateLimiter: .init(baseDelay: .seconds(1), maxDelay: min(configuration.pollInterval, .seconds(300))))
         let memory = SyncMemory()
+        let circuits = VaultCircuits(threshold: configuration.circuitBreakerThreshold, cooldown: configuration.circuitBreakerCooldown)
         let reconciler = SecretSyncReconciler(
             client: client, syncs: syncs, classes: classes, source: source, hasher: SyncHasher(key: hashKey),
             tokens: TokenProvider(client: client), events: EventRecorder(client: client, controller: configuration.controllerName, instance: configuration.instance),
-            memory: memory, circuits: VaultCircuits(threshold: configuration.circuitBreakerThreshold, cooldown: configuration.circuitBreakerCooldown),
-            statistics: statistics, configuration: configuration, logger: logger, groups: GroupedFetches(window: configuration.groupWindow))
+            memory: memory, circuits: circuits,
+            statistics: statistics, configuration: configuration, logger: logger, groups: GroupedFetches(window: configuration.groupWindow),
+            expiry: ExpiryWarnings(within: configuration.expiryWarning))
         let syncEvents = await syncs.events()
         let classEvents = await classes.events()
         let akvSyncs = Informer<AKVSync>(client: client, logger: logger)
@@ -85,7 +89,11 @@ public struct SyncController: Sendable {
             group.addTask {
                 await syncs.waitForSync(); await classes.waitForSync(); await akvSyncs.waitForSync()
                 while let key = await akvQueue.next() {
-                    if await akvReconciler.reconcile(key) { await akvQueue.forget(key) } else { await akvQueue.addRateLimited(key) }
+                    let ready = await akvReconciler.reconcile(key)
+                    let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+                    let series = LastAttemptMetrics.Key(kind: "AKVSync", namespace: parts.count == 2 ? parts[0] : "", name: parts.last ?? key)
+                    if await akvSyncs.get(key) == nil { self.statistics.attempts.remove(series) } else { self.statistics.attempts.record(series, success: ready) }
+                    if ready { await akvQueue.forget(key) } else { await akvQueue.addRateLimited(key) }
                     await akvQueue.done(key)
                 }
             }
@@ -113,6 +121,7 @@ public struct SyncController: Sendable {
                         .compactMap { $0.metadata.creationTimestamp.flatMap(APITime.parse) }.map { now.timeIntervalSince($0) }.max() ?? 0
                     await statistics.gauges(queueDepth: await queue.depth, oldestUnsyncedSeconds: oldest)
                     if let limiters = vaultLimiters { await statistics.budget(await limiters.budgetUse()) }
+                    await statistics.circuits(await circuits.openStates)
                 }
             }
             group.addTask {

@@ -20,7 +20,7 @@ public struct SyncHTTPServer: Sendable {
         let metricsRouter = Router()
         let statistics = self.statistics
         metricsRouter.get("/metrics") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: statistics.render())))
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: statistics.render() + ProcessMetrics.render())))
         }
         let healthRouter = Router()
         healthRouter.get("/healthz") { _, _ in "ok" }

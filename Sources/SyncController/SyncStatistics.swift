@@ -5,7 +5,8 @@ import Serving
 /// Counters the controller keeps, exported as Prometheus metrics (upstream exports none of its own):
 /// `akvs_sync_reconcile_total{reason}`, `akvs_sync_provider_calls_total{result}`,
 /// `akvs_sync_kubernetes_writes_total{kind}`, `akvs_sync_duration_seconds`, `akvs_sync_queue_depth`,
-/// `akvs_sync_oldest_unsynced_seconds`, `akvs_sync_vault_requests{vault}`, `akvs_sync_vault_budget_waits{vault}`.
+/// `akvs_sync_oldest_unsynced_seconds`, `akvs_sync_vault_requests{vault}`, `akvs_sync_vault_budget_waits{vault}`,
+/// `akvs_vault_circuit_open{vault}`, and the last attempt and success per SecretSync and AKVSync (`LastAttemptMetrics`).
 /// Labels never carry object names or values (only vault hosts).
 public actor SyncStatistics {
     public private(set) var reconciles = 0
@@ -15,6 +16,8 @@ public actor SyncStatistics {
     public private(set) var statusWrites = 0
     public private(set) var results: [String: Int] = [:]
     public nonisolated let registry: PrometheusCollectorRegistry
+    /// When each SecretSync and AKVSync was last tried and last succeeded.
+    public nonisolated let attempts: LastAttemptMetrics
     static let buckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
     /// Help texts of the exported metrics (the names are upstream's, or akvs' own where upstream has none).
@@ -27,9 +30,20 @@ public actor SyncStatistics {
         "akvs_sync_oldest_unsynced_seconds": "Age of the oldest SecretSync not yet synced.",
         "akvs_sync_vault_requests": "Key Vault requests started per vault.",
         "akvs_sync_vault_budget_waits": "Key Vault requests that waited for the per-vault budget.",
+        "akvs_vault_circuit_open": "Whether calls to a vault are paused by the circuit breaker (1) or not (0).",
     ])
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) { self.registry = registry }
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        self.attempts = LastAttemptMetrics(registry: registry)
+    }
+
+    /// Each vault's circuit: open (calls paused) or closed.
+    func circuits(_ open: [String: Bool]) {
+        for (vault, isOpen) in open {
+            registry.makeGauge(descriptor: Self.metric("akvs_vault_circuit_open"), labels: [("vault", vault)]).set(Double(isOpen ? 1 : 0))
+        }
+    }
 
     func reconciled(_ reason: SyncReason) {
         reconciles += 1

@@ -40,4 +40,7 @@ actor VaultCircuits {
     }
 
     var openVaults: Int { states.values.filter { ($0.openUntil ?? .now) > .now }.count }
+
+    /// Every vault seen, open (paused) or not.
+    var openStates: [String: Bool] { states.mapValues { ($0.openUntil ?? .now) > .now } }
 }

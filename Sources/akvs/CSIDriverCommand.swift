@@ -32,6 +32,8 @@ struct CSIDriverCommand: AsyncParsableCommand {
     var maxCallRecvMsgSize: Int = 4 * 1024 * 1024
     @Option(name: .customLong("provider-timeout"), help: "Longest a provider Mount call may take, e.g. 60s.")
     var providerTimeout: String = "60s"
+    @Option(name: .customLong("expiry-warning"), help: "Warn on a pod's SecretProviderClassPodStatus (an Event, once per object version and day) when a mounted object expires within this long, e.g. 720h; 0 never (in-process Azure provider).")
+    var expiryWarning: String = "720h"
     @Option(name: .customLong("metrics-addr"), help: "Address of /metrics.") var metricsAddr: String = ":8095"
     @Option(name: .customLong("health-addr"), help: "Address of the liveness /healthz (calls CSI Probe); off when the livenessprobe sidecar serves it.")
     var healthAddr: String = ":9808"
@@ -64,9 +66,9 @@ struct CSIDriverCommand: AsyncParsableCommand {
         var serverOptions = options
         var session: KeyVaultSession?
         if let azureConfiguration {
-            let made: KeyVaultSession
-            do { made = try KeyVaultSession.make(additionalCAFile: azure.caFile) } catch { throw RoleFailure(error) }
             let providerMetrics = PrometheusProviderMetrics()
+            let made: KeyVaultSession
+            do { made = try KeyVaultSession.make(additionalCAFile: azure.caFile, observer: providerMetrics.vault, logger: logger) } catch { throw RoleFailure(error) }
             inProcess["azure"] = InProcessAzureProvider(provider: AzureProvider(session: made, configuration: azureConfiguration, metrics: providerMetrics, logger: logger))
             serverOptions.additionalMetrics = { providerMetrics.render() }
             session = made
@@ -117,6 +119,10 @@ struct CSIDriverCommand: AsyncParsableCommand {
         configuration.maxCallRecvMessageSize = maxCallRecvMsgSize
         configuration.providerTimeout = timeout
         configuration.mountTmpfs = mountTmpfs
+        guard let warning = SyncControllerCommand.duration(expiryWarning), warning >= .zero else {
+            throw ValidationError("--expiry-warning '\(expiryWarning)' must be a duration such as 720h (30 days) or 0 to never warn")
+        }
+        configuration.expiryWarning = warning
         report.add("nodeid", nodeid)
         report.add("drivername", drivername)
         report.add("provider folders", (configuration.additionalProviderVolumePaths + [providerVolume]).joined(separator: ", "))
@@ -126,6 +132,7 @@ struct CSIDriverCommand: AsyncParsableCommand {
         report.add("max-call-recv-msg-size", maxCallRecvMsgSize)
         report.add("provider-timeout", "\(timeout)")
         report.add("mount-tmpfs", mountTmpfs)
+        report.add("expiry-warning", warning == .zero ? "off" : "\(warning)")
         report.add("log", "\(logLevel)\(role.logFormatJSON ? ", JSON" : "")")
         return configuration
     }

@@ -43,9 +43,9 @@ struct ProviderCommand: AsyncParsableCommand {
         let config = try providerConfiguration(into: &report)
         if role.checkConfig { return report.print() }
 
-        let session: KeyVaultSession
-        do { session = try KeyVaultSession.make(additionalCAFile: azure.caFile) } catch { throw RoleFailure(error) }
         let metrics = PrometheusProviderMetrics()
+        let session: KeyVaultSession
+        do { session = try KeyVaultSession.make(additionalCAFile: azure.caFile, observer: metrics.vault, logger: logger) } catch { throw RoleFailure(error) }
         let provider = AzureProvider(session: session, configuration: config, metrics: metrics, logger: logger)
         let server = ProviderServer(options: .init(endpoint: endpoint, healthzPort: healthzPort, healthzPath: healthzPath,
                                                    metricsPort: prometheusPort, version: AKVS.configuration.version),

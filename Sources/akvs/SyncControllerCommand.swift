@@ -28,6 +28,8 @@ struct SyncControllerCommand: AsyncParsableCommand {
     @Option(name: .customLong("metrics-bind-address"), help: "Address of /metrics.") var metricsBindAddress: String = ":8085"
     @Option(name: .customLong("health-probe-bind-address"), help: "Address of /healthz and /readyz.") var healthProbeBindAddress: String = ":8081"
     @Option(help: "Concurrent reconciles.") var workers: Int = 4
+    @Option(name: .customLong("expiry-warning"), help: "Warn on a SecretSync (an Event, once per object version and day) when an object it uses expires within this long, e.g. 720h; 0 never.")
+    var expiryWarning: String = "720h"
     @Flag(name: .customLong("enable-drift-repair"), help: "Restore managed Secrets edited or deleted outside akvs (needs list/watch on Secrets).")
     var enableDriftRepair = false
     @Option(name: .customLong("object-cache-ttl"), help: "Seconds a fetched object is shared between SecretSyncs with the same identity.")
@@ -57,11 +59,14 @@ struct SyncControllerCommand: AsyncParsableCommand {
         do { client = try KubernetesClient(configuration: kube, logger: logger) } catch { throw RoleFailure(error) }
         let limiters = VaultLimiters(requestsPerSecond: vaultRequestsPerSecond > 0 ? vaultRequestsPerSecond : nil,
                                      burst: vaultRequestsPerSecond > 0 ? Int(vaultRequestsPerSecond) : nil)
-        let session: KeyVaultSession
-        do { session = try KeyVaultSession.make(additionalCAFile: caFile, limiters: limiters) } catch { throw RoleFailure(error) }
-        let provider = AzureProvider(session: session, configuration: ProviderConfiguration(objectCacheTTL: Self.cacheLifetime(objectCacheTTL, poll: settings.pollInterval)), logger: logger)
-        let controllerNamespace = leaderElectionNamespace ?? kube.namespace
         let statistics = SyncStatistics()
+        // A validity series outlives two polls, so a slow poll never drops one that is still in use.
+        let vaultMetrics = VaultMetrics(registry: statistics.registry, retention: max(.seconds(24 * 3600), settings.pollInterval * 2))
+        let session: KeyVaultSession
+        do { session = try KeyVaultSession.make(additionalCAFile: caFile, limiters: limiters, observer: vaultMetrics, logger: logger) } catch { throw RoleFailure(error) }
+        let provider = AzureProvider(session: session, configuration: ProviderConfiguration(objectCacheTTL: Self.cacheLifetime(objectCacheTTL, poll: settings.pollInterval)),
+                                     metrics: vaultMetrics, logger: logger)
+        let controllerNamespace = leaderElectionNamespace ?? kube.namespace
         let configuration = settings
         let http = SyncHTTPServer(metrics: metrics, health: health, statistics: statistics, logger: logger)
         let leaderElect = self.leaderElect
@@ -121,6 +126,11 @@ struct SyncControllerCommand: AsyncParsableCommand {
         var settings = SyncConfiguration(pollInterval: interval, jitterSeconds: jitterSeconds, enablePartialSecretSync: enablePartialSecretSync,
                                          tokenAudience: tokenRequestAudience, workers: workers)
         settings.driftRepair = enableDriftRepair
+        guard let warning = Self.duration(expiryWarning), warning >= .zero else {
+            throw ValidationError("--expiry-warning '\(expiryWarning)' must be a duration such as 720h (30 days) or 0 to never warn")
+        }
+        settings.expiryWarning = warning
+        report.add("expiry-warning", warning == .zero ? "off" : "\(warning)")
         report.add("rotation-poll-interval", "\(interval)")
         report.add("jitter-seconds", jitterSeconds)
         report.add("enable-partial-secret-sync", enablePartialSecretSync)

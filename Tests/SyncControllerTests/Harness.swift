@@ -21,10 +21,12 @@ struct Harness: Sendable {
     let statistics: SyncStatistics
     let source: AzureSecretSource
     static let clientID = "55555555-5555-4555-8555-555555555555"
+    /// With `apiExpires`, the `api` secret expires in 10 days (within the 30-day warning), at a whole second.
+    static let apiExpiry = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 10 * 86400).rounded(.down)))
 
     static func with(pollInterval: Duration = .seconds(3600), partial: Bool = true, startController: Bool = true,
                      circuit: (threshold: Int, cooldown: Duration) = (5, .seconds(30)), generatedSPCParameters: Bool = false,
-                     driftRepair: Bool = false, providerDirectory: String? = nil, cacheTTL: Duration = .milliseconds(1),
+                     driftRepair: Bool = false, providerDirectory: String? = nil, cacheTTL: Duration = .milliseconds(1), apiExpires: Bool = false,
                      _ body: (Harness) async throws -> Void) async throws {
         try await KubeTestServer.with(.init(bookmarkInterval: .milliseconds(200))) { server in
             let config = try KubernetesConfiguration.kubeconfig(yaml: server.kubeconfig(), directory: "/", source: "test")
@@ -36,7 +38,7 @@ struct Harness: Sendable {
               - name: sync-kv
                 secrets:
                   - {name: db, value: db-v1}
-                  - {name: api, value: api-v1}
+                  - {name: api, value: api-v1\(apiExpires ? ", expires: \"\(Self.apiExpiry)\"" : "")}
                 certificates:
                   - {name: tls, subject: CN=web.test, issuer: Self, kty: EC, curve: P-256, contentType: application/x-pem-file}
             identities:
@@ -55,8 +57,11 @@ struct Harness: Sendable {
                 _ = try await client.create(ServiceAccount(metadata: ObjectMeta(name: "web", namespace: "apps")))
                 var providerConfig = ProviderConfiguration(objectCacheTTL: cacheTTL)
                 providerConfig.imdsEndpoint = emulator.emulator.imdsURL
-                let source = AzureSecretSource(provider: AzureProvider(session: emulator.session, configuration: providerConfig))
                 let statistics = SyncStatistics()
+                // As the command wires it: the vault metrics in the controller's registry, told every reply.
+                let vaultMetrics = VaultMetrics(registry: statistics.registry)
+                let session = KeyVaultSession(transport: HTTPTransport(client: emulator.session.transport.client, observer: vaultMetrics))
+                let source = AzureSecretSource(provider: AzureProvider(session: session, configuration: providerConfig, metrics: vaultMetrics))
                 var logger = Logger(label: "akvs.sync-controller.test"); logger.logLevel = .critical
                 var syncConfig = SyncConfiguration(pollInterval: pollInterval, enablePartialSecretSync: partial, workers: 2, podName: "akvs-sync", podUID: "uid-1", instance: "test")
                 syncConfig.circuitBreakerThreshold = circuit.threshold
