@@ -243,3 +243,13 @@ def test_misspelled_monitoring_key(render_error):
     assert 'did you mean "metrics.serviceMonitor.enabled"?' in err, err
     err = render_error(["metrics.prometheusRule.expiryWarningDay=3"])
     assert 'did you mean "metrics.prometheusRule.expiryWarningDays"?' in err, err
+
+
+def test_install_notes_name_the_monitoring_objects(helm):
+    from conftest import CHART, run_helm
+
+    out = run_helm(helm, ["install", "akvs", str(CHART), "--dry-run=client", "-n", "kube-system", "--set", "metrics.podMonitor.enabled=true",
+                          "--set", "metrics.prometheusRule.enabled=true", "--set", "metrics.grafanaDashboard.enabled=true",
+                          "--set", "metrics.grafanaDashboard.namespace=monitoring"]).stdout
+    assert "Monitoring: PodMonitors in kube-system; PrometheusRule akvs in kube-system; dashboard ConfigMap akvs-grafana-dashboard in monitoring" in out
+    assert "Monitoring:" not in run_helm(helm, ["install", "akvs", str(CHART), "--dry-run=client", "-n", "kube-system"]).stdout
