@@ -114,7 +114,9 @@ public struct NodePublisher: Sendable {
 
         var attributes = parameters
         attributes.merge(request.volumeContext) { _, new in new }
-        if attributes[PodVolume.serviceAccountTokens] == nil, let tokens = request.secrets[PodVolume.serviceAccountTokens] {
+        // kubelet's tokens (in the request's secrets with serviceAccountTokenInSecrets) win over a volume attribute of
+        // the same name, which the pod's author could set.
+        if let tokens = request.secrets[PodVolume.serviceAccountTokens] {
             attributes[PodVolume.serviceAccountTokens] = tokens
         }
         if mounted, provider == "azure" {
