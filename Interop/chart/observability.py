@@ -62,7 +62,7 @@ CONTRACT: Dict[str, Metric] = {m.name: m for m in [
     _m("rotation_reconcile_error_total", "counter", ["error_type", "os_type", "provider"], [DRIVER]),
     _m("rotation_reconcile_duration_sec", "histogram", ["os_type"], [DRIVER]),
     # Provider (upstream names; histograms in seconds).
-    _m("keyvault_request", "histogram", ["object_type", "object_name", "error", *_PROVIDER_COMMON], [PROVIDER]),
+    _m("keyvault_request", "histogram", ["object_type", "object_name", "error", *_PROVIDER_COMMON], [PROVIDER, SYNC]),  # provider azure in-process too
     _m("grpc_request", "histogram", ["grpc_method", "grpc_code", "grpc_message", *_PROVIDER_COMMON], [PROVIDER]),
     # Sync controller.
     _m("akvs_sync_reconcile_total", "counter", ["reason"], [SYNC]),
