@@ -44,9 +44,11 @@ echo "== python interop (official kubernetes client and kubectl against akvs-kub
 AKVS_BIN="$BIN/akvs" KUBE_TEST_SERVER_BIN="$BIN/akvs-kube-test-server" KUBECTL="$TOOLS/kubectl" python3 -m pytest -q Interop/kubernetes
 echo "== CRD manifests"
 python3 -m pytest -q Interop/crds
-echo "== Helm chart (lint, render, schemas, --check-config, admission policies, apply to the test server)"
+echo "== Helm chart (lint, render, schemas, checkov, --check-config, admission policies, apply to the test server, monitoring objects checked by promtool and a live Prometheus)"
 python3 -m pip install -q --disable-pip-version-check -r Interop/chart/requirements.txt
-HELM="$TOOLS/helm" KUBECTL="$TOOLS/kubectl" AKVS_BIN="$BIN/akvs" KUBE_TEST_SERVER_BIN="$BIN/akvs-kube-test-server" \
+PROM="$(bash Scripts/install-prometheus.sh | tail -1)"
+HELM="$TOOLS/helm" KUBECTL="$TOOLS/kubectl" PROMTOOL="$PROM/promtool" PROMETHEUS="$PROM/prometheus" \
+    AKVS_BIN="$BIN/akvs" KUBE_TEST_SERVER_BIN="$BIN/akvs-kube-test-server" \
     python3 -m pytest -q Interop/chart
 echo "== container image (OCI archive from the debug binary; its root file system under chroot, runc and containerd)"
 bash Scripts/install-image-tools.sh
