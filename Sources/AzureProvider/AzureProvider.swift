@@ -39,7 +39,7 @@ public struct AzureProvider: Sendable {
             logger.warning("mount failed", metadata: ["pod": "\(partial.podNamespace)/\(partial.podName)", "vault": "\(partial.vault)", "failed": "\(partial.failures.count)"])
             throw .fetch(partial.failures.map(\.failure))
         }
-        return MountResult(entries: partial.entries, validity: partial.validity)
+        return MountResult(entries: partial.entries, validity: partial.validity, missingOptional: partial.missingOptional)
     }
 
     /// Fetches each object on its own, so that one failure does not stop the others (SecretSync partial sync).
@@ -61,7 +61,8 @@ public struct AzureProvider: Sendable {
         let credential = try credentials.credential(for: parameters, cloud: cloud, secrets: secrets)
         // The caller's own credential must produce a token before any shared result is served to it.
         do { _ = try await session.tokens.token(for: credential, scope: cloud.keyVaultScope) } catch {
-            throw .identity("failed to get a token for Key Vault \(parameters.keyvaultName): \(error.description)")
+            let reason = "failed to get a token for Key Vault \(parameters.keyvaultName): \(error.description)"
+            throw error.isTransient ? .identityUnavailable(reason) : .identity(reason)
         }
         let client: KeyVaultClient
         do { client = try await session.client(vault: parameters.keyvaultName, cloud: cloud, credential: credential) } catch {
@@ -81,6 +82,7 @@ public struct AzureProvider: Sendable {
         for (index, result) in results {
             switch result {
             case .success(let delivered):
+                if let missing = delivered.missingOptional { partial.missingOptional.append(missing) }
                 partial.entries += delivered.files.map { (file: $0.0, version: $0.1) }
                 partial.validity.merge(delivered.validity) { $1 }
                 // One series per object: its current version (the first of a version history).

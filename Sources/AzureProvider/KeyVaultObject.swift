@@ -17,6 +17,9 @@ public struct KeyVaultObject: Sendable, Equatable {
     public var objectEncoding: ObjectEncoding
     /// Explicit file mode, or nil for the request's default.
     public var filePermission: Int32?
+    /// akvs: a missing (404) or disabled object gives no file instead of failing the mount (`optional: true`;
+    /// upstream's parser ignores the key, so the same SecretProviderClass still works there).
+    public var optional = false
 
     /// The file (or, with version history, the folder) this object is written to.
     public var fileName: String { objectAlias.isEmpty ? objectName : objectAlias }
@@ -35,7 +38,7 @@ public struct KeyVaultObject: Sendable, Equatable {
     }
 
     static let knownFields = ["objectName", "objectType", "objectVersion", "objectAlias", "objectVersionHistory",
-                              "objectFormat", "objectEncoding", "filePermission"]
+                              "objectFormat", "objectEncoding", "filePermission", "optional"]
     static let maxVersionHistory = 100
 
     /// Parses the `objects` parameter: YAML `array:` whose items are YAML documents (strings) or maps.
@@ -138,8 +141,14 @@ public struct KeyVaultObject: Sendable, Equatable {
             }
             mode = n
         }
-        let object = KeyVaultObject(objectName: name, objectType: type, objectVersion: version, objectAlias: alias,
+        var optional = false
+        if let raw = f["optional"], !raw.isEmpty {
+            guard let flag = Bool(raw.lowercased()) else { throw fail("optional", "'\(raw)' must be true or false") }
+            optional = flag
+        }
+        var object = KeyVaultObject(objectName: name, objectType: type, objectVersion: version, objectAlias: alias,
                                     objectVersionHistory: history, objectFormat: format, objectEncoding: encoding, filePermission: mode)
+        object.optional = optional
         if let problem = FileNameRules.problem(object.fileName) {
             throw fail(alias.isEmpty ? "objectName" : "objectAlias", "file name '\(object.fileName.replacingOccurrences(of: "\0", with: "\\0"))' \(problem)")
         }

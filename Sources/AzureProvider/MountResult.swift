@@ -34,6 +34,8 @@ public struct MountResult: Sendable {
     public var entries: [(file: MountedFile, version: MountedObjectVersion)]
     /// Validity by object version id (`secret/db`, `secret/db/1`), for the objects that have one.
     public var validity: [String: ObjectValidity] = [:]
+    /// Optional objects that do not exist or are disabled (`secret/name`): no file was written for them.
+    public var missingOptional: [String] = []
 
     public var files: [MountedFile] { entries.map(\.file) }
 
@@ -54,4 +56,6 @@ public struct PartialMount: Sendable {
     public var failures: [(fileName: String, failure: ObjectFailure)] = []
     /// Validity by object version id, for the delivered objects that have one.
     public var validity: [String: ObjectValidity] = [:]
+    /// Optional objects that do not exist or are disabled (`secret/name`).
+    public var missingOptional: [String] = []
 }

@@ -17,6 +17,8 @@ struct ObjectFetcher: Sendable {
     struct Delivered: Sendable {
         var files: [(MountedFile, MountedObjectVersion)]
         var validity: [String: ObjectValidity] = [:]
+        /// An optional object that does not exist or is disabled: its id (`secret/name`), no files.
+        var missingOptional: String?
     }
 
     func deliver(_ object: KeyVaultObject, defaultMode: Int32) async -> Result<Delivered, ObjectFailure> {
@@ -37,6 +39,11 @@ struct ObjectFetcher: Sendable {
         } catch let error as KeyVaultError {
             var result = failure(object, "\(error)")
             result.transient = error.isTransient
+            result.status = error.status
+            result.code = error.code
+            if object.optional, [.notFound, .disabled].contains(result.failureClass) {
+                return .success(Delivered(files: [], missingOptional: "\(object.objectType.rawValue)/\(object.objectName)"))
+            }
             return .failure(result)
         } catch {
             return .failure(failure(object, "\(error)"))

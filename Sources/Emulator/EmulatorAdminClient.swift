@@ -40,6 +40,11 @@ public struct EmulatorAdminClient: Sendable {
         _ = try await call(.PUT, "vaults/\(vault)/faults", body: try JSONEncoder().encode(faults))
     }
 
+    /// Adds an identity, or replaces the one with the same client ID (e.g. to revoke its vault access).
+    public func addIdentity(_ identity: IdentitySeed) async throws {
+        _ = try await call(.POST, "identities", body: try JSONEncoder().encode(identity))
+    }
+
     /// Failures of the Entra token endpoint (outage, share of 503s).
     public func setTokenFaults(_ faults: TokenFaultSettings) async throws {
         _ = try await call(.PUT, "token/faults", body: try JSONEncoder().encode(faults))

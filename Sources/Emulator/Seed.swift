@@ -174,6 +174,12 @@ public struct IdentitySeed: Codable, Sendable {
     public var federatedCredentials: [FederatedCredentialSeed]?
     /// Vault name → `read` or `write`.
     public var access: [String: String]?
+
+    public init(name: String, clientId: String, clientSecret: String? = nil, objectId: String? = nil, managedIdentity: String? = nil,
+                resourceId: String? = nil, federatedCredentials: [FederatedCredentialSeed]? = nil, access: [String: String]? = nil) {
+        self.name = name; self.clientId = clientId; self.clientSecret = clientSecret; self.objectId = objectId
+        self.managedIdentity = managedIdentity; self.resourceId = resourceId; self.federatedCredentials = federatedCredentials; self.access = access
+    }
 }
 
 public struct IssuerSeed: Codable, Sendable {

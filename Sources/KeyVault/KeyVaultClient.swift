@@ -176,9 +176,11 @@ public struct KeyVaultClient: Sendable {
 
     /// The error an unsuccessful reply stands for: the service's code and message when the body has them.
     static func serviceError(_ response: HTTPExchangeResponse, vault vaultName: String, object: String) -> KeyVaultError {
+        // A throttled reply says how long to wait: the message keeps it, so the mount error does too.
+        let wait = response.status == 429 ? RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After")).map { " (Retry-After \(Int($0.rounded(.up))) s)" } ?? "" : ""
         if let body = try? JSONDecoder().decode(KeyVaultErrorBody.self, from: response.body) {
             return .service(status: response.status, code: body.error.code ?? "Unknown", innerCode: body.error.innererror?.code,
-                            message: body.error.message ?? "", vault: vaultName, object: object)
+                            message: (body.error.message ?? "") + wait, vault: vaultName, object: object)
         }
         return .service(status: response.status, code: "HTTP\(response.status)", innerCode: nil, message: "no error body", vault: vaultName, object: object)
     }

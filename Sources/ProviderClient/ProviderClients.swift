@@ -113,8 +113,14 @@ public actor ProviderClients {
                 reply = try await V1alpha1_CSIDriverProvider.Client(wrapping: client).mount(request, options: options)
                 break
             } catch let error as RPCError {
-                guard error.code == .unavailable || error.code == .deadlineExceeded else {
-                    throw .call(provider: provider, code: "\(error.code)", message: error.message)
+                if error.code == .deadlineExceeded {
+                    // Not retried: a second full timeout would outlast kubelet's (2 minutes). A provider that cannot
+                    // answer within the timeout is waiting on a vault or Entra that does not answer: an outage.
+                    throw .call(provider: provider, code: "\(error.code)", message: "no answer within \(timeout): \(error.message)", outage: true)
+                }
+                guard error.code == .unavailable else {
+                    let failureClass = error.metadata[stringValues: MountFailureTrailer.key].first { _ in true } ?? ""
+                    throw .call(provider: provider, code: "\(error.code)", message: error.message, outage: ["throttled", "unreachable"].contains(failureClass))
                 }
                 // A provider restarted on the same socket leaves the cached connection failed: reconnect once.
                 drop(provider, generation: generation)
@@ -181,8 +187,16 @@ public actor ProviderClients {
 public enum ProviderCallError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidName(String)
     case notFound(provider: String, searched: [String])
-    case call(provider: String, code: String, message: String)
+    /// `outage`: the provider said the vault or Entra could not be reached or kept throttling (akvs providers send the
+    /// `akvs-failure-class` trailer; upstream providers do not, so their failures never count as one).
+    case call(provider: String, code: String, message: String, outage: Bool = false)
     case errorCode(provider: String, code: String)
+
+    /// Whether the provider reported a vault or Entra outage (never true for access, configuration or missing objects).
+    public var isOutage: Bool {
+        if case .call(_, _, _, let outage) = self { return outage }
+        return false
+    }
 
     public var description: String {
         switch self {
@@ -190,7 +204,7 @@ public enum ProviderCallError: Error, CustomStringConvertible, Sendable, Equatab
             return "provider '\(p)' is not a valid provider name: use 1-30 characters of [a-zA-Z0-9_-] in the SecretProviderClass spec.provider"
         case .notFound(let p, let searched):
             return "provider '\(p)' is not running on this node: no socket at \(searched.joined(separator: " or ")); install the \(p) provider DaemonSet or fix spec.provider"
-        case .call(let p, let code, let message):
+        case .call(let p, let code, let message, _):
             return "provider '\(p)' Mount failed (\(code)): \(message)"
         case .errorCode(let p, let code):
             return "mount request failed with provider error code \(code) (provider '\(p)')"

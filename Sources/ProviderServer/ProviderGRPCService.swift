@@ -27,13 +27,16 @@ struct ProviderGRPCService: V1alpha1_CSIDriverProvider.SimpleServiceProtocol {
             let secrets = request.secrets.isEmpty ? [:] : try decodeMap(request.secrets, what: "secrets")
             let mode = try decodePermission(request.permission)
             let result: MountResult
-            do {
+            do throws(ProviderError) {
                 result = try await provider.mount(attributes: attributes, secrets: secrets, defaultMode: mode)
             } catch {
-                let text = "\(error)"
-                let message = text.hasPrefix("failed to mount objects") ? text : "failed to mount objects, error: \(text)"
-                logger.warning("mount failed", metadata: ["pod": "\(attributes["csi.storage.k8s.io/pod.namespace"] ?? "")/\(attributes["csi.storage.k8s.io/pod.name"] ?? "")"])
-                throw RPCError(code: .unknown, message: message)
+                let message = error.mountMessage
+                logger.warning("mount failed", metadata: ["pod": "\(attributes["csi.storage.k8s.io/pod.namespace"] ?? "")/\(attributes["csi.storage.k8s.io/pod.name"] ?? "")",
+                                                          "class": "\(error.failureClass.rawValue)"])
+                // The code stays Unknown, as upstream's; the kind of failure travels in a trailer an akvs driver reads.
+                var metadata = Metadata()
+                metadata.addString(error.failureClass.rawValue, forKey: MountFailureTrailer.key)
+                throw RPCError(code: .unknown, message: message, metadata: metadata)
             }
             var response = V1alpha1_MountResponse()
             response.objectVersion = result.objectVersions.map { v in

@@ -128,6 +128,46 @@ import Testing
         }
     }
 
+    /// Each failure says what kind it is (the kubelet Event's `[…]`, the gRPC trailer), and only an unreachable or
+    /// throttling vault or Entra counts as an outage (the driver may then serve the last good content).
+    @Test func failuresAreClassifiedAndOnlyUnreachableOrThrottledIsAnOutage() async throws {
+        try await EmulatorFixture.with { f in
+            let p = provider(f, ttl: .milliseconds(1))
+            func failure(_ objects: [String], secrets: [String: String] = Self.readerSecrets) async -> ProviderError? {
+                do throws(ProviderError) { _ = try await p.mount(attributes: attributes(f, objects), secrets: secrets); return nil } catch { return error }
+            }
+            let missing = await failure(["objectName: missing\nobjectType: secret"])
+            #expect(missing?.failureClass == .notFound && missing?.isOutage == false && missing?.mountMessage.hasPrefix("failed to mount objects, error: [not found: 1] ") == true)
+            let disabled = await failure(["objectName: disabled\nobjectType: secret"])
+            #expect(disabled?.failureClass == .disabled && disabled?.isOutage == false)
+            let forbidden = await failure(["objectName: plain\nobjectType: secret"], secrets: ["clientid": EmulatorFixture.outsiderID, "clientsecret": EmulatorFixture.outsiderSecret])
+            #expect(forbidden?.failureClass == .forbidden && forbidden?.isOutage == false)
+            let wrongSecret = await failure(["objectName: plain\nobjectType: secret"], secrets: ["clientid": EmulatorFixture.readerID, "clientsecret": "wrong"])
+            #expect(wrongSecret?.failureClass == .identity && wrongSecret?.mountMessage.contains("[identity rejected] ") == true && wrongSecret?.isOutage == false)
+            // A missing object next to an unreachable vault: not an outage (the missing one would fail anyway).
+            try await f.admin.setFaults(FaultSettings(outage: true), vault: "test-kv")
+            let down = await failure(["objectName: plain\nobjectType: secret"])
+            #expect(down?.failureClass == .unreachable && down?.isOutage == true && down?.mountMessage.contains("[Key Vault unreachable: 1] ") == true)
+            try await f.admin.setFaults(FaultSettings(throttle: .init(limit: 0, windowSeconds: 0.2)), vault: "test-kv")
+            let throttled = await failure(["objectName: plain\nobjectType: secret"])
+            #expect(throttled?.failureClass == .throttled && throttled?.isOutage == true, "\(String(describing: throttled))")
+            #expect(throttled?.mountMessage.contains("(Retry-After ") == true, "\(String(describing: throttled))")
+            try await f.admin.setFaults(FaultSettings(), vault: "test-kv")
+            // Entra down: a provider without a cached token cannot get one; the vault is fine.
+            try await f.admin.setTokenFaults(TokenFaultSettings(outage: true))
+            var fresh = try KeyVaultSession.make(additionalCAFile: f.emulator.caFile)
+            fresh.retry = f.session.retry
+            var entra: ProviderError?
+            do throws(ProviderError) {
+                _ = try await AzureProvider(session: fresh, configuration: ProviderConfiguration(objectCacheTTL: .milliseconds(1)))
+                    .mount(attributes: attributes(f, ["objectName: plain\nobjectType: secret"]), secrets: Self.readerSecrets)
+            } catch { entra = error }
+            try? await fresh.shutdown()
+            #expect(entra?.failureClass == .unreachable && entra?.isOutage == true && entra?.mountMessage.contains("[Entra ID unreachable] ") == true,
+                    "\(String(describing: entra))")
+        }
+    }
+
     @Test func workloadAndManagedIdentityMount() async throws {
         try await EmulatorFixture.with { f in
             let token = try await f.admin.issuerToken(subject: EmulatorFixture.workloadSubject)

@@ -69,7 +69,8 @@ import Testing
                 let missing = request(f, objects: "array:\n  - |\n    objectName: nope\n    objectType: secret\n")
                 await #expect { _ = try await client.mount(missing) } throws: { error in
                     guard let rpc = error as? RPCError else { return false }
-                    return rpc.code == .unknown && rpc.message.hasPrefix("failed to mount objects, error: failed to get objectType:secret, objectName:nope")
+                    return rpc.code == .unknown && rpc.message.hasPrefix("failed to mount objects, error: [not found: 1] failed to get objectType:secret, objectName:nope")
+                        && rpc.metadata[stringValues: MountFailureTrailer.key].contains("notFound")
                 }
                 var badAttributes = missing
                 badAttributes.attributes = "{"
