@@ -113,7 +113,9 @@ def test_csidriver_defaults(render):
     assert spec["podInfoOnMount"] is True
     assert spec["attachRequired"] is False
     assert spec["volumeLifecycleModes"] == ["Ephemeral"]
-    assert spec["requiresRepublish"] is False
+    # akvs.republish: kubelet republishes even without rotation (stale content replaced, per-class rotation, refresh).
+    assert spec["requiresRepublish"] is True
+    assert render(["secrets-store-csi-driver.akvs.republish=false"]).get("CSIDriver", "secrets-store.csi.k8s.io")["spec"]["requiresRepublish"] is False
     assert spec["tokenRequests"] == [{"audience": "api://AzureADTokenExchange"}]
 
 
@@ -145,9 +147,10 @@ def test_rotation_settings(render):
     assert flag(args, "rotation-poll-interval") == "3m"
     assert flag(args, "enable-secret-sync") == "true"
     assert r.get("CSIDriver", "secrets-store.csi.k8s.io")["spec"]["requiresRepublish"] is True
-    # syncSecret.enabled grants the driver what SecretObjectSync calls on Secrets: get, create, update.
+    # syncSecret.enabled grants the driver what SecretObjectSync calls on Secrets: get, create, update, and delete
+    # (only to recreate a managed Secret whose type changed).
     role = r.get("ClusterRole", f"{DRIVER}-syncsecret")
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "get", "update"]}]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "delete", "get", "update"]}]
     binding = r.get("ClusterRoleBinding", f"{DRIVER}-syncsecret")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": DRIVER, "namespace": "kube-system"}]
 
@@ -225,7 +228,8 @@ def test_sse_defaults(render):
 def test_extension_booleans_as_strings(render, value, expected):
     """Configuration settings may arrive as strings; "false" must not read as true."""
     r = render(["syncController.enabled=true"], extra=["--set-string", f"enablePartialSecretSync={value}",
-                                                      "--set-string", f"secrets-store-csi-driver.enableSecretRotation={value}"])
+                                                      "--set-string", f"secrets-store-csi-driver.enableSecretRotation={value}",
+                                                      "--set-string", "secrets-store-csi-driver.akvs.republish=false"])
     assert flag(sync_args(r), "enable-partial-secret-sync") == expected
     assert flag(driver_args(r), "enable-secret-rotation") == expected
     assert r.get("CSIDriver", "secrets-store.csi.k8s.io")["spec"]["requiresRepublish"] is (expected == "true")
@@ -490,15 +494,19 @@ def test_sync_extra_roles(render):
 
 
 def test_driver_cluster_role(render):
-    """Sources/CSIDriver: the SPC by name, SecretProviderClassPodStatus create/get/update/delete and a list by node
-    label, events.k8s.io Events. No pods, CSIDrivers, Secrets (without syncSecret) or serviceaccounts/token: kubelet
-    hands the pod's details and tokens over (podInfoOnMount, tokenRequests)."""
+    """Sources/CSIDriver: a watch of SecretProviderClasses (read from the cache, never by get) and of the node's pods' metadata
+    (akvs.watchPods), SecretProviderClassPodStatus create/get/update/delete and a list by node label, events.k8s.io
+    Events. No CSIDrivers, Secrets (without syncSecret) or serviceaccounts/token: kubelet hands the pod's details and
+    tokens over (podInfoOnMount, tokenRequests)."""
     rules = rules_by_resource(render().get("ClusterRole", DRIVER))
     assert rules == {
         ("events.k8s.io", "events"): {"create", "patch"},
-        ("secrets-store.csi.x-k8s.io", "secretproviderclasses"): {"get"},
+        ("", "pods"): {"list", "watch"},
+        ("secrets-store.csi.x-k8s.io", "secretproviderclasses"): {"list", "watch"},
         ("secrets-store.csi.x-k8s.io", "secretproviderclasspodstatuses"): {"create", "delete", "get", "list", "update"},
     }
+    without_pods = rules_by_resource(render(["secrets-store-csi-driver.akvs.watchPods=false"]).get("ClusterRole", DRIVER))
+    assert ("", "pods") not in without_pods and flag(driver_args(render(["secrets-store-csi-driver.akvs.watchPods=false"])), "watch-pods") == "false"
     for combination in COMBINATIONS.values():
         for role in render(combination).of_kind("ClusterRole") + render(combination).of_kind("Role"):
             if role["metadata"]["name"].startswith(DRIVER):

@@ -15,9 +15,11 @@ emulator's CA added where the role talks to Entra and Key Vault):
   restart with an object missing from the vault and partial sync on: the restarted controller writes only the
   fetched keys and must not need to read the Secret.
 - `akvs csi-driver` (the driver DaemonSet's `secrets-store`, needs root for the tmpfs mounts), driven over gRPC as
-  kubelet drives it: NodePublish with a SecretProviderClass using secretObjects, a second pod sharing the Secret,
-  two rotations on republish (Events created, then patched as a series), a driver restart, and the unpublish of
-  both pods (their SecretProviderClassPodStatuses found by label after the restart and removed).
+  kubelet drives it: its caches of SecretProviderClasses and of its node's pods (list + watch, watch-list after the
+  restart), NodePublish with a SecretProviderClass using secretObjects, a second pod sharing the Secret, two
+  rotations on republish (Events created, then patched as a series), a secretObjects type change (the Secret
+  replaced), a driver restart, and the unpublish of both pods (their SecretProviderClassPodStatuses found by label
+  after the restart and removed).
 - `akvs provider` (the provider DaemonSet): the chart mounts no token for it and binds nothing to its account; it
   runs with KUBECONFIG pointing at a kubeconfig that holds its account's token, so a call would show in the log.
 
@@ -848,10 +850,14 @@ def test_csi_driver_least_privilege(kube_server, roles, emulator, vault, provide
     a = make_volume(core, roles.work, CSI_NS, "vault", "pod-a")
     b = make_volume(core, roles.work, CSI_NS, "vault", "pod-b")
 
+    # The first run fills its caches by list + watch (the server refuses watch-list, as kube-apiserver on etcd
+    # without watch progress does); the restarted one below by watch-list.
+    kube_server.set_faults(watchListUnsupported=True)
     driver = roles.csi_driver(providers)
     kubelet = Kubelet(csi, driver.socket)
     try:
         kubelet.publish(a, secrets)
+        kube_server.clear_faults()
         published = time.monotonic()
         assert read_file(a.target / "x") == VALUES["x"].encode(), f"pod-a's file holds {describe(read_file(a.target / 'x'))}"
         wait_value(core, CSI_NS, "synced", "value", VALUES["x"], "secretObjects sync creates the Secret", driver.proc.log_path)
@@ -871,6 +877,17 @@ def test_csi_driver_least_privilege(kube_server, roles, emulator, vault, provide
             wait_value(core, CSI_NS, "synced", "value", value, f"rotation {n} updates the synced Secret", driver.proc.log_path)
         wait_until(lambda: any(series_count(e) >= 2 for e in events_for(api_client, CSI_NS, "pod-a", "MountRotationComplete")), timeout=30,
                    message="the second MountRotationComplete Event is a series (count 2)")
+
+        # A changed secretObjects type: a Secret's type cannot be updated, so the managed Secret is replaced (delete).
+        spc_now = custom.get_namespaced_custom_object(SPC["group"], SPC["version"], CSI_NS, SPC["plural"], "vault")
+        spc_now["spec"]["secretObjects"][0]["type"] = "example.com/synced"
+        custom.replace_namespaced_custom_object(SPC["group"], SPC["version"], CSI_NS, SPC["plural"], "vault", spc_now)
+        time.sleep(max(0.0, published + ROTATION_DUE - time.monotonic()))
+        deadline = time.monotonic() + 30
+        while core.read_namespaced_secret("synced", CSI_NS).type != "example.com/synced":
+            assert time.monotonic() < deadline, f"the secretObjects type change did not reach the Secret; log {driver.proc.log_path}"
+            kubelet.publish(a, secrets)
+            time.sleep(0.3)
 
         # A restart forgets which status belongs to which target: the unpublish finds them by the node label.
         kubelet.close()

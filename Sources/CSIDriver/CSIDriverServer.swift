@@ -89,14 +89,18 @@ public struct CSIDriverServer: Sendable {
         } else {
             registering = nil
         }
+        let caches = Task { await publisher.watch() }
         ready()
         await withTaskCancellationHandler {
             _ = try? await grpc.value
         } onCancel: {
             server.beginGracefulShutdown()
             registering?.cancel()
+            caches.cancel()
         }
+        caches.cancel()
         _ = try? await registering?.value
+        await caches.value
         await web.stop()
         await publisher.providers.shutdown()
         UnixSocket.remove(path)

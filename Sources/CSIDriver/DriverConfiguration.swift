@@ -30,6 +30,22 @@ public struct DriverConfiguration: Sendable {
     /// A Warning on a pod's SecretProviderClassPodStatus when an object it mounts expires within this long (once per
     /// object version and day); zero: never. Only providers that say when objects expire (the in-process Azure provider).
     public var expiryWarning: Duration = .seconds(30 * 86400)
+    /// How old the last good content of a mount may be when served during a vault outage, for classes that do not say
+    /// (`akvs.io/serve-stale-on-outage`); zero: never (upstream's behaviour).
+    public var serveStaleOnOutage: Duration = .zero
+    /// Where the last good content is kept: a tmpfs (mounted there when the folder is not one), never on disk.
+    public var staleStoreDirectory = "/run/akvs-csi/last-good"
+    /// The most the kept content may use; the oldest entries go first.
+    public var staleStoreMaxBytes = 64 << 20
+    /// How often a republish checks a class's synced Secrets against the mounted files without calling the provider
+    /// (per class and node; an edit of `secretObjects` is applied at the next republish whatever this says).
+    public var secretCheckInterval: Duration = .seconds(120)
+    /// How long a publish waits for a SecretProviderClass missing from the watch cache: just created (the watch lags a
+    /// little), or the first sync after a start.
+    public var classWatchLag: Duration = .seconds(2)
+    public var classCacheSync: Duration = .seconds(10)
+    /// Watch this node's pods so `akvs.io/refresh-requested-at` on a pod refreshes its mounts (needs pods list/watch).
+    public var watchPods = true
     public init(nodeID: String, version: String = "0.1.0") {
         self.nodeID = nodeID
         self.version = version

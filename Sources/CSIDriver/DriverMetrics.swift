@@ -23,6 +23,7 @@ public final class DriverMetrics: Sendable {
         "rotation_reconcile_total": "Rotation reconciles (republishes that called the provider).",
         "rotation_reconcile_duration_sec": "Seconds taken by a rotation reconcile.",
         "rotation_reconcile_error_total": "Failed rotation reconciles.",
+        "akvs_mount_served_stale_total": "Mounts and rotations served from the last good content because the vault could not be read.",
     ])
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), osType: String = "linux") {
@@ -59,6 +60,12 @@ public final class DriverMetrics: Sendable {
 
     func rotationError(provider: String, errorType: String) {
         registry.makeCounter(descriptor: Self.metric("rotation_reconcile_error_total"), labels: [("error_type", errorType), ("os_type", osType), ("provider", provider)]).increment()
+    }
+
+    /// A mount served from the node's last good content, or a rotation that kept it, because the vault could not be read.
+    func servedStale(namespace: String, secretProviderClass: String) {
+        registry.makeCounter(descriptor: Self.metric("akvs_mount_served_stale_total"),
+                             labels: [("namespace", namespace), ("secret_provider_class", secretProviderClass)]).increment()
     }
 
     /// Prometheus text exposition.

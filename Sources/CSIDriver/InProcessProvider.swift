@@ -17,8 +17,7 @@ public struct InProcessAzureProvider: InProcessProvider {
     public func mount(attributes: [String: String], secrets: [String: String], mode: Int32) async throws(ProviderCallError) -> ProviderMountResult {
         let result: MountResult
         do { result = try await provider.mount(attributes: attributes, secrets: secrets, defaultMode: mode) } catch {
-            let text = "\(error)"
-            throw .call(provider: "azure", code: "unknown", message: text.hasPrefix("failed to mount objects") ? text : "failed to mount objects, error: \(text)")
+            throw .call(provider: "azure", code: "unknown", message: error.mountMessage, outage: error.isOutage)
         }
         return ProviderMountResult(files: result.files.map { ProviderFile(path: $0.path, mode: $0.mode, contents: $0.contents) },
                                    objectVersions: result.objectVersions.map { (id: $0.id, version: $0.version) },

@@ -26,6 +26,21 @@ public struct Mounter: Sendable {
         }
     }
 
+    /// Whether `path` lives on a tmpfs, by statfs(2)'s f_type (TMPFS_MAGIC). statfs is not in Swift's Glibc module, so
+    /// it is looked up by name; f_type is the first field of `struct statfs` on every Linux ABI glibc supports. Not
+    /// /proc/self/mountinfo: a read racing mounts elsewhere on the node can skip lines.
+    public static func isTmpfs(_ path: String) -> Bool {
+        typealias StatFS = @convention(c) (UnsafePointer<CChar>, UnsafeMutableRawPointer) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "statfs") else { return false }
+        let statfs = unsafeBitCast(symbol, to: StatFS.self)
+        // struct statfs is 120 bytes on x86_64 and aarch64; 512 leaves room for any layout.
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 512, alignment: 8)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: 512)
+        guard statfs(path, buffer) == 0 else { return false }
+        return buffer.load(as: Int.self) == 0x0102_1994  // TMPFS_MAGIC
+    }
+
     /// Creates `path` (0750, as upstream) and mounts an empty tmpfs on it.
     public func mount(at path: String) throws(MountError) {
         do {

@@ -30,10 +30,14 @@ package struct SecretObjectSync: Sendable {
         var data: [String: Data]
     }
 
-    /// Builds every Secret of `spc` from `files` (path → content). Invalid entries become failures.
-    static func desired(_ spc: SecretProviderClass, files: [String: [UInt8]]) -> [Result<Desired, Failure>] {
+    /// Builds every Secret of `spc` from `files` (path → content). Invalid entries become failures; a Secret that needs
+    /// a file in `absent` (an optional object missing from the vault) is left out: it is neither written nor a failure.
+    static func desired(_ spc: SecretProviderClass, files: [String: [UInt8]], absent: Set<String> = []) -> [Result<Desired, Failure>] {
         let paths = Set(files.keys)
-        return (spc.spec.secretObjects ?? []).enumerated().map { index, object in
+        let needed = (spc.spec.secretObjects ?? []).enumerated().filter { _, object in
+            !(object.data ?? []).contains { item in item.objectName.map { absent.contains($0) && !paths.contains($0) } ?? false }
+        }
+        return needed.map { index, object in
             let field = "spec.secretObjects[\(index)]"
             let name = object.secretName ?? ""
             func fail(_ reason: String) -> Result<Desired, Failure> { .failure(Failure(secretName: name, reason: reason)) }
@@ -87,8 +91,10 @@ package struct SecretObjectSync: Sendable {
         return nil
     }
 
-    /// Creates or updates `desired` in `namespace`, adding `owner` to its owners; writes nothing when all is equal.
-    func apply(_ desired: Desired, namespace: String, owner: OwnerReference) async throws(Failure) -> Outcome {
+    /// Creates or updates `desired` in `namespace`, adding each of `owners` (the pod statuses of this node's volumes of
+    /// the class) that it lacks; writes nothing when all is equal. A changed type replaces the Secret (a type cannot
+    /// be updated): deleted only if it is still the one read, then created.
+    func apply(_ desired: Desired, namespace: String, owners wanted: [OwnerReference]) async throws(Failure) -> Outcome {
         for _ in 0..<5 {
             do {
                 let current: Secret
@@ -96,7 +102,7 @@ package struct SecretObjectSync: Sendable {
                     current = try await client.get(Secret.self, name: desired.name, namespace: namespace)
                 } catch let error as KubernetesError where error.isNotFound {
                     let secret = Secret(metadata: ObjectMeta(name: desired.name, namespace: namespace, labels: desired.labels,
-                                                             annotations: desired.annotations, ownerReferences: [owner]),
+                                                             annotations: desired.annotations, ownerReferences: wanted),
                                         type: desired.type, data: desired.data)
                     _ = try await client.create(secret)
                     return .created
@@ -104,11 +110,17 @@ package struct SecretObjectSync: Sendable {
                 guard current.metadata.labels?[Self.managedLabel] == "true" else {
                     throw Failure(secretName: desired.name, reason: "Secret \(namespace)/\(desired.name) exists and is not managed by the driver (no label \(Self.managedLabel)=true); it is left as it is: choose another secretName or delete that Secret")
                 }
-                if let type = current.type, type != desired.type {
-                    throw Failure(secretName: desired.name, reason: "Secret \(namespace)/\(desired.name) has type \(type) and the SecretProviderClass asks for \(desired.type); a Secret's type cannot change: delete the Secret so the driver recreates it")
-                }
                 var owners = current.metadata.ownerReferences ?? []
-                if !owners.contains(where: { $0.uid == owner.uid }) { owners.append(owner) }
+                for owner in wanted where !owners.contains(where: { $0.uid == owner.uid }) { owners.append(owner) }
+                if let type = current.type, type != desired.type {
+                    try await client.delete(Secret.self, name: desired.name, namespace: namespace,
+                                            options: DeleteOptions(uid: current.metadata.uid, resourceVersion: current.metadata.resourceVersion))
+                    let secret = Secret(metadata: ObjectMeta(name: desired.name, namespace: namespace, labels: desired.labels,
+                                                             annotations: desired.annotations, ownerReferences: owners),
+                                        type: desired.type, data: desired.data)
+                    _ = try await client.create(secret)
+                    return .updated
+                }
                 if current.data ?? [:] == desired.data, current.metadata.labels == desired.labels,
                    current.metadata.annotations ?? [:] == desired.annotations ?? [:], owners == current.metadata.ownerReferences ?? [] {
                     return .unchanged
@@ -131,6 +143,35 @@ package struct SecretObjectSync: Sendable {
             }
         }
         throw Failure(secretName: desired.name, reason: "Secret \(namespace)/\(desired.name) kept changing under the driver (5 conflicts); it will be retried")
+    }
+
+    /// The label on a Secret kept after its last pod (`akvs.io/retain-secret`): owned by nothing, deleted by its user.
+    static let retainedLabel = "akvs.io/retained"
+
+    /// A volume of a class with `akvs.io/retain-secret: "true"` is going: `owner` stops owning the managed Secret, and
+    /// when no owner is left the Secret is labelled retained, so garbage collection never takes it. Optimistic
+    /// concurrency makes the last of several nodes doing this at once see the empty owner list.
+    func release(_ name: String, namespace: String, ownerUID: String) async throws(Failure) {
+        for _ in 0..<5 {
+            do {
+                var current = try await client.get(Secret.self, name: name, namespace: namespace)
+                guard current.metadata.labels?[Self.managedLabel] == "true" else { return }
+                let owners = (current.metadata.ownerReferences ?? []).filter { $0.uid != ownerUID }
+                let retain = owners.isEmpty && current.metadata.labels?[Self.retainedLabel] != "true"
+                guard owners.count != (current.metadata.ownerReferences ?? []).count || retain else { return }
+                current.metadata.ownerReferences = owners.isEmpty ? nil : owners
+                if owners.isEmpty { current.metadata.labels?[Self.retainedLabel] = "true" }
+                _ = try await client.update(current)
+                return
+            } catch let error as KubernetesError where error.isNotFound {
+                return
+            } catch let error as KubernetesError where error.isConflict {
+                continue
+            } catch {
+                throw Failure(secretName: name, reason: "cannot keep Secret \(namespace)/\(name) after its last pod (akvs.io/retain-secret): \(error)")
+            }
+        }
+        throw Failure(secretName: name, reason: "Secret \(namespace)/\(name) kept changing under the driver (5 conflicts) while it was being retained")
     }
 
     static func isDNSSubdomain(_ name: String) -> Bool {

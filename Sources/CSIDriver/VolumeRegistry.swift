@@ -15,6 +15,17 @@ actor VolumeRegistry {
         /// SHA-256 of the files last synced into Secrets successfully; nil when a sync is owed.
         var syncedDigest: String?
         var retry: Task<Void, Never>?
+        /// The akvs.io annotations last written on the pod status (served stale, missing optional objects).
+        var annotations: [String: String] = [:]
+        /// The mount holds last good content served during an outage: every republish tries the provider again.
+        var stale = false
+        /// The class's own rotation interval (`akvs.io/rotation-poll-interval`), as of the last provider call.
+        var rotationInterval: Duration?
+        /// The class's and the pod's `akvs.io/refresh-requested-at` values already honoured.
+        var classRefresh: String?
+        var podRefresh: String?
+        /// Files of optional objects missing from the vault: Secrets that need them are not synced (nor failures).
+        var absentFiles: Set<String> = []
     }
 
     private var volumes: [String: Volume] = [:]
@@ -56,6 +67,12 @@ actor VolumeRegistry {
     /// Whether any remembered volume still mounts this SecretProviderClass.
     func mounts(namespace: String, secretProviderClass: String) -> Bool {
         volumes.values.contains { $0.namespace == namespace && $0.secretProviderClass == secretProviderClass }
+    }
+
+    /// The pod statuses (name, uid) of this node's volumes of a class: every one owns the class's synced Secrets.
+    func owners(namespace: String, secretProviderClass: String) -> [(name: String, uid: String)] {
+        volumes.values.filter { $0.namespace == namespace && $0.secretProviderClass == secretProviderClass }
+            .compactMap { v in v.podStatusUID.map { (v.podStatusName, $0) } }.sorted { $0.name < $1.name }
     }
 
     /// Forgets `target`, cancelling a pending Secret sync retry.

@@ -99,6 +99,20 @@ public struct Pod: APIObject, Equatable {
     }
 }
 
+/// A `v1` Pod's metadata only: what a cache of many pods keeps (labels, annotations, owners), without their specs.
+public struct PodMetadata: APIObject, Equatable {
+    public static let resourceKind = Pod.resourceKind
+    public var apiVersion = "v1"
+    public var kind = "Pod"
+    public var metadata: ObjectMeta
+    public init(metadata: ObjectMeta) { self.metadata = metadata }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        (apiVersion, kind) = try c.typeMeta(Self.self)
+        metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
+    }
+}
+
 /// `coordination.k8s.io/v1` Lease, for leader election.
 public struct Lease: APIObject, Equatable {
     public static let resourceKind = ResourceKind(group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases")

@@ -64,6 +64,32 @@ public actor Informer<T: APIObject> {
     public var count: Int { objects.count }
     public var lastResourceVersion: String? { resourceVersion }
 
+    /// The object `namespace/name`, waiting up to `timeout` for it to reach the cache (the first sync is under way,
+    /// or the watch has not yet delivered an object created a moment ago); nil when it does not come.
+    public func get(namespace: String?, name: String, waitingUpTo timeout: Duration) async -> T? {
+        let key = ObjectKey(namespace: namespace, name: name).description
+        if let found = objects[key] { return found }
+        let changes = events()  // subscribed before the first suspension: nothing is missed
+        return await withTaskGroup(of: T?.self) { group in
+            group.addTask {
+                for await change in changes {
+                    switch change {
+                    case .added(let object), .updated(_, let object): if object.key == key { return object }
+                    case .deleted: continue
+                    }
+                }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
     /// All objects, or those of one namespace.
     public func list(namespace: String? = nil) -> [T] {
         guard let namespace else { return Array(objects.values) }

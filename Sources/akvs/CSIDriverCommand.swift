@@ -34,6 +34,15 @@ struct CSIDriverCommand: AsyncParsableCommand {
     var providerTimeout: String = "60s"
     @Option(name: .customLong("expiry-warning"), help: "Warn on a pod's SecretProviderClassPodStatus (an Event, once per object version and day) when a mounted object expires within this long, e.g. 720h; 0 never (in-process Azure provider).")
     var expiryWarning: String = "720h"
+    @Option(name: .customLong("serve-stale-on-outage"),
+            help: "Cluster default of akvs.io/serve-stale-on-outage: a pod that starts while Key Vault or Entra cannot be reached gets the node's last good content of its volume if younger than this, e.g. 24h; 0 never (upstream's behaviour).")
+    var serveStaleOnOutage: String = "0"
+    @Option(name: .customLong("stale-store-dir"), help: "Where the last good content is kept: a root-only tmpfs (mounted there unless it is one), never disk; a host path survives driver restarts.")
+    var staleStoreDir: String = "/run/akvs-csi/last-good"
+    @Option(name: .customLong("stale-store-max-bytes"), help: "The most the last good content may use on this node; the oldest entries go first.")
+    var staleStoreMaxBytes: Int = 64 << 20
+    @Option(name: .customLong("watch-pods"), help: "Watch this node's pods so akvs.io/refresh-requested-at on a pod refreshes its volumes (RBAC: pods list/watch).")
+    var watchPods: Bool = true
     @Option(name: .customLong("metrics-addr"), help: "Address of /metrics.") var metricsAddr: String = ":8095"
     @Option(name: .customLong("health-addr"), help: "Address of the liveness /healthz (calls CSI Probe); off when the livenessprobe sidecar serves it.")
     var healthAddr: String = ":9808"
@@ -123,6 +132,17 @@ struct CSIDriverCommand: AsyncParsableCommand {
             throw ValidationError("--expiry-warning '\(expiryWarning)' must be a duration such as 720h (30 days) or 0 to never warn")
         }
         configuration.expiryWarning = warning
+        guard let stale = SyncControllerCommand.duration(serveStaleOnOutage), stale >= .zero else {
+            throw ValidationError("--serve-stale-on-outage '\(serveStaleOnOutage)' must be a duration such as 24h, or 0 to never serve stale content")
+        }
+        guard staleStoreDir.hasPrefix("/"), staleStoreDir.count > 1 else {
+            throw ValidationError("--stale-store-dir '\(staleStoreDir)' must be an absolute folder, e.g. /run/akvs-csi/last-good (a host path on a tmpfs)")
+        }
+        guard staleStoreMaxBytes > 0 else { throw ValidationError("--stale-store-max-bytes must be a positive number of bytes, e.g. 67108864") }
+        configuration.serveStaleOnOutage = stale
+        configuration.staleStoreDirectory = staleStoreDir
+        configuration.staleStoreMaxBytes = staleStoreMaxBytes
+        configuration.watchPods = watchPods
         report.add("nodeid", nodeid)
         report.add("drivername", drivername)
         report.add("provider folders", (configuration.additionalProviderVolumePaths + [providerVolume]).joined(separator: ", "))
@@ -133,6 +153,9 @@ struct CSIDriverCommand: AsyncParsableCommand {
         report.add("provider-timeout", "\(timeout)")
         report.add("mount-tmpfs", mountTmpfs)
         report.add("expiry-warning", warning == .zero ? "off" : "\(warning)")
+        report.add("serve-stale-on-outage", stale == .zero ? "off (classes may set akvs.io/serve-stale-on-outage)" : "\(stale)")
+        report.add("stale-store", "\(staleStoreDir), at most \(staleStoreMaxBytes) bytes")
+        report.add("watch-pods", watchPods)
         report.add("log", "\(logLevel)\(role.logFormatJSON ? ", JSON" : "")")
         return configuration
     }

@@ -151,16 +151,5 @@ struct SyncControllerCommand: AsyncParsableCommand {
     static func cacheLifetime(_ seconds: Int, poll: Duration) -> Duration { min(.seconds(seconds), poll) }
 
     /// `1h`, `30m`, `45s`, `1h30m` or plain seconds.
-    static func duration(_ text: String) -> Duration? {
-        if let seconds = Int(text) { return .seconds(seconds) }
-        var total = 0.0, number = ""
-        for ch in text {
-            if ch.isNumber || ch == "." { number.append(ch); continue }
-            guard let value = Double(number) else { return nil }
-            switch ch { case "h": total += value * 3600; case "m": total += value * 60; case "s": total += value; default: return nil }
-            number = ""
-        }
-        guard number.isEmpty else { return nil }
-        return .milliseconds(Int(total * 1000))
-    }
+    static func duration(_ text: String) -> Duration? { DurationText.parse(text) }
 }

@@ -32,6 +32,7 @@ struct CSIHarness: Sendable {
     let csiSocket: String
     let metrics: DriverMetrics
     let publisher: NodePublisher
+    let configuration: DriverConfiguration
     let node: Csi_V1_Node.Client<HTTP2ClientTransport.Posix>
     let identity: Csi_V1_Identity.Client<HTTP2ClientTransport.Posix>
     let controller: Csi_V1_Controller.Client<HTTP2ClientTransport.Posix>
@@ -39,6 +40,7 @@ struct CSIHarness: Sendable {
 
     static func with(rotation: Bool = false, interval: Duration = .seconds(120), cacheTTL: Duration = .milliseconds(1),
                      startProvider: Bool = true, inProcessAzure: Bool = false, retryDelay: Duration = .seconds(5),
+                     configure: (inout DriverConfiguration) -> Void = { _ in },
                      _ body: (CSIHarness) async throws -> Void) async throws {
         try await KubeTestServer.with(.init(bookmarkInterval: .milliseconds(200))) { server in
             let config = try KubernetesConfiguration.kubeconfig(yaml: server.kubeconfig(), directory: "/", source: "test")
@@ -64,6 +66,8 @@ struct CSIHarness: Sendable {
                 configuration.rotationPollInterval = interval
                 configuration.providerTimeout = .seconds(20)
                 configuration.secretSyncRetryDelay = retryDelay
+                configuration.staleStoreDirectory = dir.appendingPathComponent("last-good").path
+                configure(&configuration)
                 let metrics = DriverMetrics()
                 // One process for the node role: the Azure provider in the driver, no azure.sock.
                 let inProcess: [String: any InProcessProvider] = inProcessAzure
@@ -81,7 +85,7 @@ struct CSIHarness: Sendable {
                 defer { driverTask.cancel(); providerTask?.cancel() }
                 try await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { grpc in
                     let harness = CSIHarness(server: server, client: client, emulator: emulator, directory: dir, providerDirectory: providers,
-                                             csiSocket: socket, metrics: metrics, publisher: publisher,
+                                             csiSocket: socket, metrics: metrics, publisher: publisher, configuration: configuration,
                                              node: Csi_V1_Node.Client(wrapping: grpc), identity: Csi_V1_Identity.Client(wrapping: grpc),
                                              controller: Csi_V1_Controller.Client(wrapping: grpc))
                     do { try await body(harness) } catch {
@@ -127,11 +131,28 @@ struct CSIHarness: Sendable {
 
     @discardableResult
     func createSPC(_ name: String = "vault", namespace: String = "apps", objects: [String] = ["objectName: plain\nobjectType: secret"],
-                   secretObjects: [SecretProviderClass.SecretObject]? = nil, provider: String = "azure") async throws -> SecretProviderClass {
-        let parameters = ["keyvaultName": "test-kv", "tenantId": EmulatorFixture.tenant, "cloudName": "AzureStackCloud",
-                          "cloudEnvFileName": emulator.emulator.credentials.cloudEnvFile, "objects": Self.objectsParameter(objects)]
-        return try await client.create(SecretProviderClass(metadata: ObjectMeta(name: name, namespace: namespace),
-                                                           spec: .init(provider: provider, parameters: parameters, secretObjects: secretObjects)))
+                   secretObjects: [SecretProviderClass.SecretObject]? = nil, provider: String = "azure",
+                   annotations: [String: String]? = nil) async throws -> SecretProviderClass {
+        let created = try await client.create(SecretProviderClass(metadata: ObjectMeta(name: name, namespace: namespace, annotations: annotations),
+                                                                  spec: .init(provider: provider, parameters: parameters(objects), secretObjects: secretObjects)))
+        // The driver reads classes from its watch: a test goes on once the driver has seen this one.
+        _ = await publisher.classes.get(namespace: namespace, name: name, waitingUpTo: .seconds(10))
+        return created
+    }
+
+    func parameters(_ objects: [String]) -> [String: String] {
+        ["keyvaultName": "test-kv", "tenantId": EmulatorFixture.tenant, "cloudName": "AzureStackCloud",
+         "cloudEnvFileName": emulator.emulator.credentials.cloudEnvFile, "objects": Self.objectsParameter(objects)]
+    }
+
+    /// Changes a class and waits until the driver's watch has the change.
+    func editSPC(_ name: String = "vault", namespace: String = "apps", _ change: (inout SecretProviderClass) -> Void) async throws {
+        var spc = try await client.get(SecretProviderClass.self, name: name, namespace: namespace)
+        change(&spc)
+        let updated = try await client.update(spc)
+        try await eventually("the driver sees \(namespace)/\(name) at resourceVersion \(updated.metadata.resourceVersion ?? "")") {
+            await publisher.classes.get(namespace: namespace, name: name)?.metadata.resourceVersion == updated.metadata.resourceVersion
+        }
     }
 
     /// Creates a pod object (so owner references and garbage collection work) and returns its uid.
@@ -220,6 +241,7 @@ struct CSIHarness: Sendable {
             if relative.hasSuffix("/mount") { mounts.append(pods + "/" + relative); enumerator.skipDescendants() }
         }
         for m in mounts { try? Mounter().unmount(m) }
+        try? Mounter().unmount(configuration.staleStoreDirectory)
     }
 }
 

@@ -113,6 +113,13 @@ secrets-store-csi-driver:
   tokenRequests: ""
   maxCallRecvMsgSize: ""
   filteredWatchSecret: ""
+  akvs:
+    republish: ""
+    serveStaleOnOutage: ""
+    staleStore:
+      hostPath: ""
+      maxBytes: ""
+    watchPods: ""
   registration:
     mode: ""
   azureProvider:
