@@ -7,6 +7,14 @@ enum EventDecoder {
     }
 
     static let rules: [(needles: [String], check: String, meaning: String)] = [
+        // The kinds of failure an akvs provider puts first (`failed to mount objects, error: [not found: 1] …`) decide,
+        // except that Entra's own codes and the credential checks below say more than `[identity rejected]` or
+        // `[invalid configuration]`.
+        (["[throttled by Key Vault (429)"], "probe", "Key Vault throttled the node's requests (HTTP 429; the message says how long it asked to wait): kubelet retries the mount, fewer calls (a longer rotation interval, one class per app) prevent it"),
+        (["[Key Vault unreachable", "[Entra ID unreachable"], "probe", "Key Vault or Entra ID could not be reached (network, DNS, firewall, private endpoint or an outage): kubelet retries; classes with akvs.io/serve-stale-on-outage mount the node's last good content meanwhile"),
+        (["[forbidden"], "probe.access", "the identity has no read access on the vault (or a firewall rule of the vault refused it)"),
+        (["[not found"], "probe.object", "an object does not exist in the vault (mark it optional: true if the pod can start without it)"),
+        (["[disabled"], "probe.object", "an object or its version is disabled in the vault"),
         (["secretProviderClass is not set"], "volume", "the volume has no secretProviderClass attribute"),
         (["failed to get secretproviderclass", "secretproviderclasses.secrets-store.csi.x-k8s.io"], "secretProviderClass", "the SecretProviderClass is missing from the pod's namespace"),
         (["not found in the list of registered CSI drivers", "driver name secrets-store.csi.k8s.io not found"], "node.csiNode", "the driver is not registered with kubelet on the node"),
@@ -17,6 +25,8 @@ enum EventDecoder {
         (["AADSTS700016"], "identity", "the client ID is not an application in the tenant"),
         (["AADSTS7000215"], "identity.credentials", "the client secret is wrong or expired"),
         (["token for audience", "no service account tokens", "serviceAccount.tokens"], "identity.tokenRequests", "kubelet passed no token for api://AzureADTokenExchange"),
+        (["[identity rejected"], "identity", "Entra ID refused the identity (its AADSTS code is in the message)"),
+        (["[invalid configuration"], "secretProviderClass.parameters", "the SecretProviderClass parameters are invalid"),
         (["Disabled", "disabled"], "probe.object", "the object or its version is disabled in the vault"),
         (["NotFound", "404"], "probe.object", "the object does not exist in the vault"),
         (["Forbidden", "403"], "probe.access", "the identity has no read access on the vault"),
@@ -29,6 +39,13 @@ enum EventDecoder {
         }
         return nil
     }
+
+    /// The driver's Warnings that are not failures: the pod runs, on the last good content or without an optional object.
+    static let degradedMountReasons: [String: String] = [
+        "MountServedStale": "the pod runs on the node's last good content; the next republish replaces it once the vault answers",
+        "OptionalObjectMissing": "the pod runs without the optional objects named; their files appear when the objects do",
+        "MountRotationFailed": "the pod keeps its mounted files; rotation is retried at the next republish",
+    ]
 
     /// kubelet's reasons for a volume that could not be set up.
     static let mountFailureReasons: Set<String> = ["FailedMount", "FailedAttachVolume", "FailedMapVolume"]

@@ -47,6 +47,14 @@ extension Doctor {
         if let status, status[path: ["status", "mounted"]]?.boolValue == true {
             let objects = status.list("status", "objects").compactMap { $0.text("id") }
             checks.append(.ok("mount.status", "SecretProviderClassPodStatus \(namespace)/\(statusName)", "mounted, \(objects.count) object version\(objects.count == 1 ? "" : "s") recorded"))
+            if let stale = status.text("metadata", "annotations", "akvs.io/served-stale") {
+                checks.append(.warning("mount.stale", "volume \(volume)", "served from the node's last good content: \(stale)",
+                                       fix: "nothing to do once the vault answers (the next republish replaces it); meanwhile find why it does not: akvs doctor pod \(podName) -n \(namespace) --probe"))
+            }
+            if let missing = status.text("metadata", "annotations", "akvs.io/missing-optional-objects") {
+                checks.append(.warning("mount.optional", "volume \(volume)", "optional objects missing or disabled in the vault, so without a file: \(missing)",
+                                       fix: "create or enable them if the pod needs them; the file appears at the next rotation"))
+            }
         } else {
             checks.append(.failure("mount.status", "SecretProviderClassPodStatus \(namespace)/\(statusName)",
                                    status == nil ? "not found: volume \(volume) has not been mounted" : "not mounted",

@@ -32,7 +32,11 @@ extension Doctor {
                 needsAudience = needsAudience || workload
                 if let spc { classes.append((volume.text("name") ?? "", spc)) }
             }
-            report.add(try await csiDriverChecks(install, needsAudience: needsAudience).checks)
+            let (driver, driverChecks) = try await csiDriverChecks(install, needsAudience: needsAudience)
+            report.add(driverChecks)
+            if let driver, driver[path: ["spec", "requiresRepublish"]]?.boolValue != true {
+                report.add(republishNeeds(classes.map(\.spc)))
+            }
             report.add(try await nodeChecks(node: node, installs: installs))
             let events = try await view.events(namespace: namespace, name: name, uid: pod.text("metadata", "uid"))
             let mounted = try await mountedSince(pod, classes: classes.map(\.spc))
@@ -40,6 +44,18 @@ extension Doctor {
             for (volume, spc) in classes {
                 report.add(try await mountStatusChecks(pod: pod, spc: spc, volume: volume, install: install))
             }
+        }
+    }
+
+    /// A class setting that only works when kubelet republishes (CSIDriver requiresRepublish) is ! without it.
+    func republishNeeds(_ classes: [JSONValue]) -> [Check] {
+        let needing = ["akvs.io/serve-stale-on-outage", "akvs.io/rotation-poll-interval", "akvs.io/refresh-requested-at"]
+        return classes.compactMap { spc in
+            let set = needing.filter { spc.text("metadata", "annotations", $0) != nil || spc.text("spec", "parameters", $0) != nil }
+            guard !set.isEmpty else { return nil }
+            return .warning("csiDriver.republish", "SecretProviderClass \(spc.text("metadata", "name") ?? "")",
+                            "sets \(set.joined(separator: ", ")), which act on kubelet's republish, and the CSIDriver has requiresRepublish=false (stale content stays until the pod restarts; no per-class rotation or refresh)",
+                            fix: "helm upgrade akvs charts/akvs --reuse-values --set secrets-store-csi-driver.akvs.republish=true")
         }
     }
 
@@ -169,16 +185,19 @@ extension Doctor {
     }
 
     /// Warnings about the pod: a failed secrets-store mount is ✗ (decoded into the check that explains it) unless the
-    /// volume mounted after it; every other Warning (e.g. kubelet's MissingClusterDNS) is ! and leaves the exit code alone.
+    /// volume mounted after it (strictly: times have whole seconds, and a same-second one is shown rather than hidden); every other Warning (e.g. kubelet's MissingClusterDNS) is ! and leaves the exit code alone.
     func podEventChecks(_ events: [EventSummary], volumes: [String], mountedSince: Date?, about: String) -> [Check] {
         events.filter { $0.type == "Warning" }.prefix(8).map { event in
             let times = event.count > 1 ? " ×\(event.count)" : ""
             let subject = "Event \(event.reason)\(times) on \(about)"
             let message = EventDecoder.excerpt(event.message)
+            if let meaning = EventDecoder.degradedMountReasons[event.reason] {
+                return .warning("events", subject, message + " (\(meaning))")
+            }
             guard EventDecoder.isSecretsStoreMountFailure(event, volumes: volumes) else {
                 return .warning("events", subject, message + " (not about the secrets-store volumes)")
             }
-            if let mountedSince, let when = EventSummary.date(event.last), when <= mountedSince {
+            if let mountedSince, let when = EventSummary.date(event.last), when < mountedSince {
                 return .warning("events", subject, message + " (resolved: the volumes mounted at \(EventSummary.format(mountedSince)), after this event)")
             }
             if let explanation = EventDecoder.explain(event.message) {

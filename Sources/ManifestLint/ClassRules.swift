@@ -31,6 +31,19 @@ struct ClassRules {
             report(root.locate(field), field, withoutField(Self.reason(error), field))
             return nil
         }
+        // akvs' own settings (the driver reads them whatever the provider): an annotation or a parameter of the same name.
+        let settings = ClassSettings.values(spc)
+        for problem in ClassSettings.problems(settings) {
+            let field = settings[problem.key]?.source == .parameter ? "spec.parameters.\(problem.key)" : "metadata.annotations.\(problem.key)"
+            report(root.locate(field), field, "'\(settings[problem.key]?.text ?? "")' \(problem.reason)")
+        }
+        for key in Set((spc.metadata.annotations ?? [:]).keys).union((spc.spec.parameters ?? [:]).keys).sorted()
+        where key.hasPrefix("akvs.io/") && !ClassSettings.keys.contains(key) {
+            let field = spc.metadata.annotations?[key] != nil ? "metadata.annotations.\(key)" : "spec.parameters.\(key)"
+            let near = ClassSettings.keys.first { $0.hasPrefix(key) || key.hasPrefix($0) }
+                ?? ClassSettings.keys.min { SchemaValidator.distance($0, key) < SchemaValidator.distance($1, key) } ?? ""
+            report(root.locate(field), field, "is not an akvs setting and is ignored; did you mean \(near)? (known: \(ClassSettings.keys.joined(separator: ", ")))", .warning)
+        }
         guard provider == "azure" else { return ClassInfo(manifest: manifest, provider: provider, identity: nil, filePaths: nil) }
 
         func parameter(_ error: ProviderError) {
@@ -114,8 +127,8 @@ struct ClassRules {
         findings.add(target.0, target.1, path, reason)
     }
 
-    private mutating func report(_ node: Node, _ field: String, _ message: String) {
-        findings.add(node, manifest.frame, field, message)
+    private mutating func report(_ node: Node?, _ field: String, _ message: String, _ severity: Diagnostic.Severity = .error) {
+        findings.add(node, manifest.frame, field, message, severity)
     }
 
     /// The reason of a driver or provider error, without the class name the position already gives.

@@ -98,6 +98,30 @@ func expectNoValues(_ report: DoctorReport, sourceLocation: SourceLocation = #_s
         }
     }
 
+    @Test func aStaleMountAndMissingOptionalObjectsAreWarningsAndRepublishIsNeeded() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.patch(SecretProviderClassPodStatus.resourceKind, "web-apps-vault", namespace: "apps", ["metadata": ["annotations": [
+                "akvs.io/served-stale": "content fetched 3h12m ago, served because Key Vault unreachable: 1",
+                "akvs.io/missing-optional-objects": "secret/feature-flags"]]])
+            try await cluster.patch(SecretProviderClass.resourceKind, "vault", namespace: "apps",
+                                    ["metadata": ["annotations": ["akvs.io/serve-stale-on-outage": "24h"]]])
+            let report = await cluster.doctor().pod("web", namespace: "apps")
+            // Checks are looked up by id outside #expect: closures inside several #expect of one test were mixed up
+            // by the Swift 6.3 toolchain (a closure of one expansion ran for another).
+            let byID = Dictionary(report.checks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            #expect(report.healthy, "\(report.text())")
+            #expect(byID["mount.stale"]?.status == .warning && byID["mount.stale"]?.found.contains("fetched 3h12m ago") == true, "\(report.text())")
+            #expect(byID["mount.optional"]?.status == .warning && byID["mount.optional"]?.found.contains("secret/feature-flags") == true)
+            #expect(byID["csiDriver.republish"] == nil)
+            // Without kubelet's republish the stale content would stay until the pod restarts.
+            try await cluster.patch(Cluster.kinds.csiDriver, "secrets-store.csi.k8s.io", ["spec": ["requiresRepublish": false]])
+            let without = await cluster.doctor().pod("web", namespace: "apps")
+            let republish = Dictionary(without.checks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })["csiDriver.republish"]
+            #expect(republish?.status == .warning, "\(without.text())")
+            #expect(republish?.fix == "helm upgrade akvs charts/akvs --reuse-values --set secrets-store-csi-driver.akvs.republish=true")
+        }
+    }
+
     @Test func driverNotRegisteredOnTheNode() async throws {
         try await Cluster.with { cluster in
             try await cluster.patch(Cluster.kinds.csiNode, "node-1", ["spec": ["drivers": []]])
@@ -127,6 +151,46 @@ func expectNoValues(_ report: DoctorReport, sourceLocation: SourceLocation = #_s
             let check = failure(await cluster.doctor().pod("web", namespace: "apps"), "events")
             #expect(check?.subject == "Event FailedMount ×4 on pod/web")
             #expect(check?.fix?.contains("see the 'identity.federation' line above") == true)
+        }
+    }
+
+    @Test func everyKindOfMountFailureIsDecoded() async throws {
+        let prefix = "MountVolume.SetUp failed for volume \"secrets\" : rpc error: code = Unknown desc = failed to mount secrets store objects for pod apps/web, err: rpc error: code = Unknown desc = failed to mount objects, error: "
+        let kinds: [(tag: String, check: String, meaning: String)] = [
+            ("[throttled by Key Vault (429): 1] failed to get objectType:secret, objectName:db, objectVersion:: Key Vault kv answered HTTP 429 Throttled (Retry-After 7 s)", "probe", "throttled"),
+            ("[Key Vault unreachable: 2] failed to get objectType:secret, objectName:db, objectVersion:: connection refused", "probe", "could not be reached"),
+            ("[identity rejected] AADSTS50034: The user account {EUII Hidden} does not exist in the directory", "identity", "refused the identity"),
+            ("[forbidden: 1] failed to get objectType:secret, objectName:db, objectVersion:: Key Vault kv answered HTTP 403 Forbidden", "probe.access", "no read access"),
+            ("[not found: 1] failed to get objectType:secret, objectName:db, objectVersion:: Key Vault kv answered HTTP 404 SecretNotFound", "probe.object", "optional: true"),
+            ("[disabled: 1] failed to get objectType:secret, objectName:db, objectVersion:: Key Vault kv answered HTTP 403 SecretDisabled", "probe.object", "disabled"),
+        ]
+        try await Cluster.with { cluster in
+            for (index, kind) in kinds.enumerated() {
+                try await cluster.create(Cluster.kinds.event, ["apiVersion": "v1", "kind": "Event", "metadata": Cluster.meta("web.k\(index)", "apps"),
+                                                               "involvedObject": ["kind": "Pod", "name": "web", "namespace": "apps"], "type": "Warning", "reason": "FailedMount",
+                                                               "message": .string(prefix + kind.tag)])
+                let report = await cluster.doctor().pod("web", namespace: "apps")
+                let check = report.checks.first { $0.id == "events" && $0.status == .failure && $0.found.contains(String(kind.tag.prefix(12))) }
+                #expect(check?.fix?.contains("see the '\(kind.check)' line above") == true && check?.fix?.contains(kind.meaning) == true, "\(kind.tag): \(report.text())")
+                try await cluster.delete(Cluster.kinds.event, "web.k\(index)", namespace: "apps")
+            }
+        }
+    }
+
+    @Test func staleAndOptionalMountsAreWarningsThatSayWhy() async throws {
+        try await Cluster.with { cluster in
+            for (name, reason, message) in [("web.stale", "MountServedStale", "the vault could not be reached (Key Vault unreachable: 1): SecretProviderClass vault was mounted from the last good content on this node, fetched 3h12m ago"),
+                                             ("web.optional", "OptionalObjectMissing", "optional objects of SecretProviderClass vault are missing or disabled in the vault and have no file: secret/feature-flags")] {
+                try await cluster.create(Cluster.kinds.event, ["apiVersion": "v1", "kind": "Event", "metadata": Cluster.meta(name, "apps"),
+                                                               "involvedObject": ["kind": "Pod", "name": "web", "namespace": "apps"], "type": "Warning",
+                                                               "reason": .string(reason), "message": .string(message)])
+            }
+            let report = await cluster.doctor().pod("web", namespace: "apps")
+            #expect(report.healthy, "\(report.text())")
+            let events = report.checks.filter { $0.id == "events" }
+            #expect(events.count == 2 && events.allSatisfy { $0.status == .warning }, "\(report.text())")
+            #expect(events.contains { $0.found.contains("runs on the node's last good content") })
+            #expect(events.contains { $0.found.contains("their files appear when the objects do") })
         }
     }
 

@@ -29,6 +29,63 @@ import Testing
         #expect(lines == [#"m.yaml:11:27: spec.parameters.useVMManagedIdentity: must be a string, not a boolean: quote it, e.g. "true""#])
     }
 
+    @Test func akvsSettingsAndOptionalObjectsAreChecked() {
+        let good = lint("""
+        apiVersion: secrets-store.csi.x-k8s.io/v1
+        kind: SecretProviderClass
+        metadata:
+          name: kv
+          namespace: apps
+          annotations:
+            akvs.io/serve-stale-on-outage: 24h
+            akvs.io/refresh-requested-at: "2026-12-06T12:00:00Z"
+        spec:
+          provider: azure
+          parameters:
+            akvs.io/rotation-poll-interval: 10m
+            akvs.io/retain-secret: "true"
+            keyvaultName: kv1
+            tenantId: 00000000-0000-4000-8000-000000000002
+            objects: |
+              array:
+                - |
+                  objectName: flags
+                  objectType: secret
+                  optional: true
+        """)
+        #expect(good == [])
+        let bad = lint("""
+        apiVersion: secrets-store.csi.x-k8s.io/v1
+        kind: SecretProviderClass
+        metadata:
+          name: kv
+          namespace: apps
+          annotations:
+            akvs.io/serve-stale-on-outage: one day
+            akvs.io/serve-stale: 24h
+        spec:
+          provider: azure
+          parameters:
+            akvs.io/rotation-poll-interval: "0"
+            akvs.io/retain-secret: "yes"
+            keyvaultName: kv1
+            tenantId: 00000000-0000-4000-8000-000000000002
+            objects: |
+              array:
+                - |
+                  objectName: flags
+                  objectType: secret
+                  optional: maybe
+        """)
+        #expect(bad == [
+            "m.yaml:7:36: metadata.annotations.akvs.io/serve-stale-on-outage: 'one day' is not a duration; use e.g. 24h, or 0 to never serve stale content",
+            "m.yaml:8:26: metadata.annotations.akvs.io/serve-stale: warning: is not an akvs setting and is ignored; did you mean akvs.io/serve-stale-on-outage? (known: akvs.io/serve-stale-on-outage, akvs.io/rotation-poll-interval, akvs.io/refresh-requested-at, akvs.io/retain-secret)",
+            "m.yaml:12:37: spec.parameters.akvs.io/rotation-poll-interval: '0' is not a positive duration; use e.g. 10m or 1h",
+            "m.yaml:13:28: spec.parameters.akvs.io/retain-secret: 'yes' must be true or false",
+            "m.yaml:21:21: spec.parameters.objects.array[0].optional: 'maybe' must be true or false",
+        ], "\(bad)")
+    }
+
     @Test func anObjectsErrorIsReportedAtItsLineInsideTheBlockString() {
         let lines = lint(Self.header + """
             keyvaultName: kv1
