@@ -174,6 +174,9 @@ struct CSIBenchmark {
             let objects = Array((ns * sharedObjects / 10)..<((ns + 1) * sharedObjects / 10))
             _ = try await client.create(SecretProviderClass(metadata: ObjectMeta(name: "shared", namespace: namespace), spec: .init(provider: "azure", parameters: parameters(objects))))
         }
+        // The ten objects again, for a class that may be served from the node's last good content during an outage.
+        _ = try await client.create(SecretProviderClass(metadata: ObjectMeta(name: "ten-stale", namespace: "ns-0", annotations: ["akvs.io/serve-stale-on-outage": "1h"]),
+                                                        spec: .init(provider: "azure", parameters: parameters(Array(0..<10)))))
     }
 
     func startProvider(_ work: URL, caFile: String, cacheTTL: Int) throws -> ChildProcess {
@@ -241,11 +244,11 @@ func fetch(_ http: HTTPClient, url: String) async throws -> String {
 }
 
 extension AdminCounters {
-    func setFaults(latencyMs: Int) async throws {
+    func setFaults(latencyMs: Int, outage: Bool = false) async throws {
         var request = HTTPClientRequest(url: base + "/vaults/bench-kv/faults")
         request.method = .PUT
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: latencyMs > 0 ? #"{"latencyMs": \#(latencyMs)}"# : "{}"))
+        request.body = .bytes(ByteBuffer(string: #"{"latencyMs": \#(latencyMs), "outage": \#(outage)}"#))
         let response = try await http.execute(request, timeout: .seconds(10))
         guard response.status == .ok || response.status == .noContent else { throw BenchError("setting faults: HTTP \(response.status.code)") }
     }

@@ -6,8 +6,8 @@ import Kubernetes
 import SecretsStoreAPI
 
 /// One pod at a time through `akvs csi-driver --azure-provider in-process` (no result sharing, 10 objects):
-/// publish latency with the vault's 20 ms and with none (what the driver adds), and the Kubernetes requests per
-/// publish. With `AKVS_BENCH_DRIVER_WRAP` (e.g. `valgrind --tool=callgrind --instr-atstart=no
+/// publish latency with the vault's 20 ms and with none (what the driver adds), served from the node's last good
+/// content while the vault is down (`akvs.io/serve-stale-on-outage`), and the Kubernetes requests per publish. With `AKVS_BENCH_DRIVER_WRAP` (e.g. `valgrind --tool=callgrind --instr-atstart=no
 /// --callgrind-out-file=/tmp/akvs.cg`) the driver runs under that command; under callgrind, instructions are
 /// collected only around the measured publishes (`callgrind_control -i on|off`), so the profile is the publish path.
 /// valgrind 3.19 cannot read a static release binary's DWARF: wrap a script that runs a `strip --strip-debug` copy
@@ -54,15 +54,18 @@ struct PublishPathBenchmark {
         try await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { grpc in
             let node = Csi_V1_Node.Client(wrapping: grpc)
             var round = 0
-            func measure(latency: Int, profile: Bool) async throws -> (p50: Double, p99: Double, requests: KubeRequests) {
+            func measure(latency: Int, profile: Bool, outage: Bool = false, count: Int? = nil) async throws -> (p50: Double, p99: Double, requests: KubeRequests) {
+                let spc = outage ? "ten-stale" : "ten"
+                let samples = count ?? samples
                 try await admin.setFaults(latencyMs: latency)
-                // Warm: the token, the connections.
-                for i in 0..<3 { try await csi.publish(node, csi.request(work, pod: "warm-\(round)-\(i)", namespace: "ns-0", spc: "ten")) }
+                // Warm: the token, the connections (and, for the outage round, the node's last good content).
+                for i in 0..<3 { try await csi.publish(node, csi.request(work, pod: "warm-\(round)-\(i)", namespace: "ns-0", spc: spc)) }
+                if outage { try await admin.setFaults(latencyMs: latency, outage: true) }
                 _ = try await KubeRequests.take(client)
                 if profile { try control(["-i", "on", "\(driver.process.processIdentifier)"]) }
                 var times: [Double] = []
                 for i in 0..<samples {
-                    let r = csi.request(work, pod: "seq-\(round)-\(i)", namespace: "ns-0", spc: "ten")
+                    let r = csi.request(work, pod: "seq-\(round)-\(i)", namespace: "ns-0", spc: spc)
                     let start = ContinuousClock.now
                     try await csi.publish(node, r)
                     times.append(seconds(ContinuousClock.now - start))
@@ -77,14 +80,17 @@ struct PublishPathBenchmark {
             }
             let slow = try await measure(latency: latencyMs, profile: callgrind)
             let fast = try await measure(latency: 0, profile: false)
+            let stale = try await measure(latency: latencyMs, profile: false, outage: true, count: max(5, samples / 2))
+            try await admin.setFaults(latencyMs: 0)
             lines += [
-                "| Key Vault latency | publishes | p50 ms | p99 ms | Kubernetes writes per publish | reads per publish | 4xx/5xx |",
+                "| Key Vault | publishes | p50 ms | p99 ms | Kubernetes writes per publish | reads per publish | 4xx/5xx |",
                 "|---|---:|---:|---:|---:|---:|---:|",
             ]
-            for (label, m) in [("\(latencyMs) ms", slow), ("0 ms", fast)] {
+            for (label, m, n) in [("\(latencyMs) ms latency", slow, samples), ("0 ms latency", fast, samples),
+                                  ("down (503), served stale", stale, max(5, samples / 2))] {
                 let reads = m.requests.entries.filter { $0.verb == "GET" }.reduce(0) { $0 + $1.count }
-                lines.append(String(format: "| %@ | %d | %.1f | %.1f | %.2f | %.2f | %d |", label, samples, m.p50 * 1000, m.p99 * 1000,
-                                    Double(m.requests.writes()) / Double(samples), Double(reads) / Double(samples), m.requests.failed))
+                lines.append(String(format: "| %@ | %d | %.1f | %.1f | %.2f | %.2f | %d |", label, n, m.p50 * 1000, m.p99 * 1000,
+                                    Double(m.requests.writes()) / Double(n), Double(reads) / Double(n), m.requests.failed))
             }
             lines += ["", "Writes (\(latencyMs) ms round): \(slow.requests.summary)", ""]
         }

@@ -96,7 +96,7 @@ struct ChaosBenchmark {
         let driver = ManagedProcess(name: "csi-driver", binary: akvs, arguments: [
             "csi-driver", "--endpoint", "unix://\(socket)", "--nodeid", "chaos-node", "--provider-volume", work.appendingPathComponent("providers").path,
             "--additional-provider-volume-paths", work.appendingPathComponent("none").path, "--kubeconfig", kubeconfig,
-            "--enable-secret-rotation", "true", "--rotation-poll-interval", "\(rotation)s",
+            "--enable-secret-rotation", "true", "--rotation-poll-interval", "\(rotation)s", "--stale-store-dir", work.appendingPathComponent("last-good").path,
             "--metrics-addr", "127.0.0.1:\(driverMetrics)", "--health-addr", "127.0.0.1:\(try freePort())", "--log-level", "info"],
             readyMarker: "akvs csi-driver ready", logDirectory: logs)
         var controllers: [ManagedProcess] = [], controllerMetrics: [String] = []
@@ -125,6 +125,8 @@ struct ChaosBenchmark {
             if !pending.isEmpty { try await Task.sleep(for: .seconds(1)) }
         }
         guard pending.isEmpty else { throw BenchError("\(pending.count) volumes could not be published before the faults; see \(logs.path)") }
+        let restarts = OutageRestarts(world: world, kubelet: kubelet, ledger: ledger, recorder: recorder, providerCache: .seconds(providerCacheTTL + 2))
+        try await restarts.prepare()
 
         let consumers = ConsumerState()
         let secrets = SecretChecker(world: world, client: client, ledger: ledger, recorder: recorder, consumers: consumers, lag: syncLag)
@@ -148,7 +150,7 @@ struct ChaosBenchmark {
         let watch = ControllerWatch(metricsURLs: controllerMetrics, http: http, recorder: recorder)
         let injector = FaultInjector(targets: .init(emulatorAdmin: credential("adminEndpoint"), testServer: apiBase, apiToken: apiToken, issuer: apiBase,
                                                     provider: provider, driver: driver, controllers: controllers),
-                                     world: world, http: http, recorder: recorder, writer: writer, controllerWatch: watch)
+                                     world: world, http: http, recorder: recorder, writer: writer, controllerWatch: watch, restarts: restarts)
         let rates = VaultRateMonitor(countersURL: credential("adminEndpoint") + "/counters", http: http, recorder: recorder, budget: vaultBudget)
 
         let phase = max(60, minutes * 60 - 75)
@@ -216,7 +218,9 @@ struct ChaosBenchmark {
         await leaks.scan()
 
         await kubelet.unpublishAll()
+        await restarts.unpublishAll()
         for p in controllers + [driver, provider, emulator, kube] { await p.terminate() }
+        ChaosKubelet.lazyUnmount(work.appendingPathComponent("last-good").path)
         try? await session.shutdown()
         await client.shutdown()
         await http.shutdown()
@@ -237,11 +241,20 @@ struct ChaosBenchmark {
             _ = try await client.create(Namespace(name: ns))
             for sa in 0..<ChaosWorld.serviceAccounts { _ = try await client.create(ServiceAccount(metadata: ObjectMeta(name: "sa-\(sa)", namespace: ns))) }
         }
+        func classParameters(vault: String, objects: [Int]) -> [String: String] {
+            ["keyvaultName": vault, "tenantId": tenant, "cloudName": "AzureStackCloud", "cloudEnvFileName": cloudEnvFile,
+             "objects": "array:\n" + objects.map { "  - |\n    objectName: \(world.objects[$0].name)\n    objectType: secret\n" }.joined()]
+        }
         for c in world.classes {
-            var parameters = ["keyvaultName": c.vault, "tenantId": tenant, "cloudName": "AzureStackCloud", "cloudEnvFileName": cloudEnvFile,
-                              "objects": "array:\n" + c.objects.map { "  - |\n    objectName: \(world.objects[$0].name)\n    objectType: secret\n" }.joined()]
+            var parameters = classParameters(vault: c.vault, objects: c.objects)
             if let id = c.clientID { parameters["clientID"] = id }
             _ = try await client.create(SecretProviderClass(metadata: ObjectMeta(name: c.name, namespace: c.namespace), spec: .init(provider: "azure", parameters: parameters)))
+        }
+        for c in world.restartClasses {
+            let parameters = classParameters(vault: c.vault, objects: c.objects)
+            let annotations = c.serveStale ? ["akvs.io/serve-stale-on-outage": "\(Int(seconds(OutageRestarts.limit)))s"] : nil
+            _ = try await client.create(SecretProviderClass(metadata: ObjectMeta(name: c.name, namespace: c.namespace, annotations: annotations),
+                                                            spec: .init(provider: "azure", parameters: parameters)))
         }
         let syncs = world.syncs
         try await forEachConcurrently(0..<syncs.count, width: 16) { i in

@@ -3,6 +3,7 @@ import Foundation
 /// The kinds of failure the chaos run injects.
 enum FaultKind: String, CaseIterable, Sendable, Comparable {
     case vaultOutage = "vault outage (503)"
+    case vaultOutageRestarts = "vault outage while pods restart"
     case vaultThrottle = "vault 429 storm (Retry-After)"
     case vaultErrors = "vault 30 % 500s"
     case vaultLatency = "vault latency spike"
@@ -28,6 +29,7 @@ enum FaultKind: String, CaseIterable, Sendable, Comparable {
         let long = phase >= 20 * 60
         switch self {
         case .vaultOutage: return long ? random.int(90...240) : random.int(25...40)
+        case .vaultOutageRestarts: return long ? random.int(60...120) : random.int(20...30)
         case .vaultThrottle, .vaultErrors, .identityLoss, .disabledVersion: return long ? random.int(30...120) : random.int(15...30)
         case .vaultLatency, .tokenEndpoint, .apiErrors, .apiSlow, .apiTokenRequests, .apiDroppedWatches: return long ? random.int(20...90) : random.int(10...25)
         case .apiRestart, .apiCompaction, .apiThrottle: return 0

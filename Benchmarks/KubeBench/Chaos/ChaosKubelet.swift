@@ -66,6 +66,53 @@ struct ChaosKubelet: Sendable {
         return failed
     }
 
+    /// One NodePublishVolume for a pod outside the world's volumes (the restart classes); returns the error, or nil.
+    func publish(pod: String, namespace: String, spc: String, target: String) async -> String? {
+        try? FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var r = Csi_V1_NodePublishVolumeRequest()
+        r.volumeID = "csi-\(pod)"
+        r.targetPath = target
+        r.readonly = true
+        var capability = Csi_V1_VolumeCapability()
+        capability.mount = .init()
+        r.volumeCapability = capability
+        r.volumeContext = ["secretProviderClass": spc, "csi.storage.k8s.io/pod.name": pod, "csi.storage.k8s.io/pod.namespace": namespace,
+                           "csi.storage.k8s.io/pod.uid": "uid-\(pod)", "csi.storage.k8s.io/serviceAccount.name": "default", "csi.storage.k8s.io/ephemeral": "true"]
+        r.secrets = ["clientid": ChaosWorld.csiClientID, "clientsecret": ChaosWorld.csiClientSecret]
+        do {
+            return try await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { grpc in
+                do { _ = try await Csi_V1_Node.Client(wrapping: grpc).nodePublishVolume(r); return nil } catch {
+                    await leaks.error("\(error)")
+                    return "\(error)"
+                }
+            }
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// One NodeUnpublishVolume; what the driver could not unmount is unmounted here.
+    func unpublish(target: String, volumeID: String) async {
+        _ = try? await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { grpc in
+            var r = Csi_V1_NodeUnpublishVolumeRequest()
+            r.volumeID = volumeID
+            r.targetPath = target
+            _ = try? await Csi_V1_Node.Client(wrapping: grpc).nodeUnpublishVolume(r)
+        }
+        Self.lazyUnmount(target)
+    }
+
+    static func lazyUnmount(_ path: String) {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/umount")
+        p.arguments = ["-l", path]
+        p.standardError = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        try? p.run()
+        p.waitUntilExit()
+    }
+
     func republish(every interval: Duration) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
@@ -85,14 +132,6 @@ struct ChaosKubelet: Sendable {
             }
         }
         // Whatever the driver could not unmount (it may be gone) is unmounted here.
-        for v in world.volumes {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/umount")
-            p.arguments = ["-l", target(v)]
-            p.standardError = FileHandle.nullDevice
-            p.standardOutput = FileHandle.nullDevice
-            try? p.run()
-            p.waitUntilExit()
-        }
+        for v in world.volumes { Self.lazyUnmount(target(v)) }
     }
 }

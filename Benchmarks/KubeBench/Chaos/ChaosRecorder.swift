@@ -9,6 +9,7 @@ actor ChaosRecorder {
         case outageBudget = "requests during outage"
         case convergence = "convergence"
         case secretLeak = "no secret value leaked"
+        case outageRestarts = "pods restarting in an outage: stale only where allowed"
     }
 
     struct Fault: Sendable {
@@ -77,8 +78,11 @@ actor ChaosRecorder {
 
     /// Vaults with an outage on now.
     func vaultsInOutage() -> Set<String> {
-        Set(faults.filter { $0.kind == .vaultOutage && $0.end == nil }.compactMap(\.vault))
+        Set(faults.filter { ($0.kind == .vaultOutage || $0.kind == .vaultOutageRestarts) && $0.end == nil }.compactMap(\.vault))
     }
+
+    /// The faults going on now.
+    func activeFaults() -> [Fault] { faults.filter { $0.end == nil } }
 
     /// Seconds since the run started (for messages).
     func elapsed() -> Double { seconds(ContinuousClock.now - origin) }

@@ -35,8 +35,19 @@ struct ChaosWorld: Sendable {
         var objects: [Int]
     }
 
+    /// A class whose pods the fault "vault outage while pods restart" replaces: one with
+    /// `akvs.io/serve-stale-on-outage` and one without per vault, over the file objects of namespace chaos-0.
+    struct RestartClass: Sendable {
+        var namespace: String
+        var name: String
+        var vault: String
+        var serveStale: Bool
+        var objects: [Int]
+    }
+
     var namespaces: Int
     var objects: [Object] = []
+    var restartClasses: [RestartClass] = []
     var syncs: [Sync] = []
     var volumes: [Volume] = []
     /// SecretProviderClass name → (namespace, vault, client id or nil for the CSI service principal, objects).
@@ -76,6 +87,12 @@ struct ChaosWorld: Sendable {
                 let spc = "files-\(Self.vaults[v])"
                 classes.append((ns, spc, Self.vaults[v], nil, files))
                 for _ in 0..<volumesPerClass { volumes.append(Volume(index: volumes.count, namespace: ns, spc: spc, objects: files)) }
+                if n == 0 {
+                    for stale in [true, false] {
+                        restartClasses.append(RestartClass(namespace: ns, name: "restart-\(Self.vaults[v])-\(stale ? "stale" : "strict")", vault: Self.vaults[v],
+                                                           serveStale: stale, objects: files))
+                    }
+                }
             }
         }
     }

@@ -19,6 +19,7 @@ actor FaultInjector {
     let recorder: ChaosRecorder
     let writer: ChaosWriter
     let controllerWatch: ControllerWatch
+    let restarts: OutageRestarts
     private var vaultActive: [String: [FaultKind: Int]] = [:]
     private var apiActive: [FaultKind: Int] = [:]
     private var tokenActive = 0
@@ -26,8 +27,15 @@ actor FaultInjector {
     private var busyProcesses: Set<String> = []
     private var disabled: Set<Int> = []
 
-    init(targets: Targets, world: ChaosWorld, http: ChaosHTTP, recorder: ChaosRecorder, writer: ChaosWriter, controllerWatch: ControllerWatch) {
+    init(targets: Targets, world: ChaosWorld, http: ChaosHTTP, recorder: ChaosRecorder, writer: ChaosWriter, controllerWatch: ControllerWatch,
+         restarts: OutageRestarts) {
         self.targets = targets; self.world = world; self.http = http; self.recorder = recorder; self.writer = writer; self.controllerWatch = controllerWatch
+        self.restarts = restarts
+    }
+
+    private func setOutage(_ vault: String, kind: FaultKind, _ on: Bool) async {
+        vaultActive[vault, default: [:]][kind, default: 0] += on ? 1 : -1
+        await pushVault(vault)
     }
 
     /// Runs one planned fault to its end (process faults: until the process is back and ready).
@@ -42,6 +50,8 @@ actor FaultInjector {
             vaultActive[vault, default: [:]][fault.kind, default: 0] -= 1
             await pushVault(vault)
             await recorder.end(id)
+        case .vaultOutageRestarts:
+            await restarts.run(vault: vault, duration: fault.duration) { on in await self.setOutage(vault, kind: .vaultOutageRestarts, on) }
         case .tokenEndpoint:
             let id = await recorder.begin(fault.kind, detail: "all token requests 503 for \(fault.duration) s")
             tokenActive += 1
@@ -149,7 +159,7 @@ actor FaultInjector {
     private func pushVault(_ vault: String) async {
         let active = vaultActive[vault] ?? [:]
         var faults: [String: Any] = [:]
-        if active[.vaultOutage, default: 0] > 0 { faults["outage"] = true }
+        if active[.vaultOutage, default: 0] > 0 || active[.vaultOutageRestarts, default: 0] > 0 { faults["outage"] = true }
         if active[.vaultErrors, default: 0] > 0 { faults["errorRate"] = 0.3 }
         if active[.vaultLatency, default: 0] > 0 { faults["latencyMs"] = 1500; faults["jitterMs"] = 1500 }
         if active[.vaultThrottle, default: 0] > 0 { faults["throttle"] = ["limit": 10, "windowSeconds": 10] }
