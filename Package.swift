@@ -218,10 +218,18 @@ let package = Package(
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "Logging", package: "swift-log")]
         ),
+        // `akvs restarter`: rollout restarts when the Secrets or mounted object versions a workload uses change.
+        .target(
+            name: "Restarter",
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "StructuredJSON", "Serving",
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // `akvs doctor`: checklists that explain a failing mount or sync on a live cluster.
         .target(
             name: "Doctor",
-            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "AzureIdentity", "KeyVault", "StructuredJSON"]
+            dependencies: ["Kubernetes", "SecretsStoreAPI", "AzureProvider", "AzureIdentity", "KeyVault", "StructuredJSON", "Restarter"]
         ),
         // `akvs migrate`: the six-stage move from CSI volumes to SecretSyncs.
         .target(
@@ -277,7 +285,7 @@ let package = Package(
             name: "akvs",
             dependencies: [
                 "Emulator", "KeyVault", "AzureIdentity", "Demo", "AzureProvider", "SecretsStoreAPI", "ProviderServer",
-                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient", "Serving", "Doctor", "Migration", "ManifestLint",
+                "Kubernetes", "SyncController", "CSIDriver", "ProviderClient", "Serving", "Doctor", "Migration", "ManifestLint", "Restarter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -288,6 +296,8 @@ let package = Package(
                                                               .product(name: "SwiftASN1", package: "swift-asn1")]),
         .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
                                                             "Emulator", "EmulatorTestSupport", "AzureIdentity", "KeyVault"]),
+        .testTarget(name: "RestarterTests", dependencies: ["Restarter", "Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
+                                                           .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SyncControllerTests", dependencies: ["SyncController", "ProviderClient", "ProviderAPI", "Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
                                                                 "AzureProvider", "KeyVault", "AzureIdentity", "Emulator", "EmulatorTestSupport",
                                                                 .product(name: "Crypto", package: "swift-crypto"),

@@ -29,6 +29,8 @@ public actor Informer<T: APIObject> {
     let pageSize: Int
     let logger: Logger
     let initialSync: InitialSync
+    /// Objects that fail it are not kept (and leave the cache when they stop passing): a cache of the few that matter.
+    let keep: (@Sendable (T) -> Bool)?
     /// The server refused watch-list once: list + watch from then on.
     public private(set) var watchListRefused = false
 
@@ -44,9 +46,10 @@ public actor Informer<T: APIObject> {
     public private(set) var listCount = 0
 
     public init(client: KubernetesClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
-                pageSize: Int = 500, initialSync: InitialSync = .watchList, logger: Logger = Logger(label: "akvs.informer")) {
+                pageSize: Int = 500, initialSync: InitialSync = .watchList, keep: (@Sendable (T) -> Bool)? = nil,
+                logger: Logger = Logger(label: "akvs.informer")) {
         self.client = client; self.namespace = namespace; self.labelSelector = labelSelector; self.fieldSelector = fieldSelector
-        self.pageSize = pageSize; self.initialSync = initialSync; self.logger = logger
+        self.pageSize = pageSize; self.initialSync = initialSync; self.keep = keep; self.logger = logger
     }
 
     // MARK: reading
@@ -166,7 +169,7 @@ public actor Informer<T: APIObject> {
                 case .deleted(let object): initial.removeAll { $0.key == object.key }
                 case .bookmark: break
                 case .initialEventsEnd(let rv):
-                    replaceAll(with: initial, resourceVersion: rv)
+                    replaceAll(with: keep.map { keep in initial.filter(keep) } ?? initial, resourceVersion: rv)
                     initial = []
                     ended = true
                 }
@@ -196,7 +199,7 @@ public actor Informer<T: APIObject> {
 
     func relist() async throws {
         let (items, rv) = try await client.listAll(T.self, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, pageSize: pageSize)
-        replaceAll(with: items, resourceVersion: rv)
+        replaceAll(with: keep.map { keep in items.filter(keep) } ?? items, resourceVersion: rv)
     }
 
     /// The cache becomes `items` (a list, or the initial events of a watch-list), emitting what changed.
@@ -227,6 +230,12 @@ public actor Informer<T: APIObject> {
         switch event {
         case .added(let object), .modified(let object):
             let key = object.key
+            if keep?(object) == false {
+                // No longer kept: as if deleted.
+                if let old = objects[key] { remove(key: key); emit(.deleted(old)) }
+                resourceVersion = object.metadata.resourceVersion ?? resourceVersion
+                return
+            }
             if let old = objects[key] { store(object, key: key); emit(.updated(old: old, new: object)) } else { store(object, key: key); emit(.added(object)) }
             resourceVersion = object.metadata.resourceVersion ?? resourceVersion
         case .deleted(let object):

@@ -1,6 +1,4 @@
-import Hummingbird
 import Logging
-import NIOCore
 import Serving
 
 /// `/metrics` (Prometheus) and `/healthz`, `/readyz` for the controller, on the upstream ports (:8085, :8081).
@@ -17,17 +15,7 @@ public struct SyncHTTPServer: Sendable {
 
     /// Returns once both listeners accept connections; stop them with `stop()` on the result.
     public func start() async throws(ServingError) -> HTTPListeners.Running {
-        let metricsRouter = Router()
         let statistics = self.statistics
-        metricsRouter.get("/metrics") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: statistics.render() + ProcessMetrics.render())))
-        }
-        let healthRouter = Router()
-        healthRouter.get("/healthz") { _, _ in "ok" }
-        healthRouter.get("/readyz") { _, _ in "ok" }
-        return try await HTTPListeners([
-            HTTPListener(name: "metrics", flag: "--metrics-bind-address", address: metrics, router: metricsRouter),
-            HTTPListener(name: "health", flag: "--health-probe-bind-address", address: health, router: healthRouter),
-        ], logger: logger).start()
+        return try await ControllerHTTPServer(metrics: metrics, health: health, logger: logger) { statistics.render() }.start()
     }
 }

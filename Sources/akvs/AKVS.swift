@@ -8,7 +8,7 @@ struct AKVS: AsyncParsableCommand {
         commandName: "akvs",
         abstract: "Azure Key Vault secrets for Kubernetes: CSI provider, sync controller, emulator.",
         version: "0.1.0",
-        subcommands: [DemoCommand.self, MountCommand.self, ProviderCommand.self, CSIDriverCommand.self, SyncControllerCommand.self, EmulatorCommand.self,
+        subcommands: [DemoCommand.self, MountCommand.self, ProviderCommand.self, CSIDriverCommand.self, SyncControllerCommand.self, RestarterCommand.self, EmulatorCommand.self,
                       DoctorCommand.self, MigrateCommand.self, ValidateCommand.self]
     )
 
