@@ -73,7 +73,9 @@ COMBINATIONS: Dict[str, List[str]] = {
                            "metrics.podMonitor.scrapeTimeout=30s", "metrics.prometheusRule.enabled=true",
                            "metrics.prometheusRule.expiryWarningDays=14", "metrics.prometheusRule.expiryCriticalDays=2",
                            "metrics.prometheusRule.alertLabels.team=platform", "metrics.grafanaDashboard.enabled=true"],
+    "restarter": ["restarter.enabled=true", "restarter.debounce=1m", "restarter.maxConcurrentRestarts=3", "restarter.replicas=2"],
     "everything": [
+        "restarter.enabled=true",
         "syncController.enabled=true",
         "syncController.enableDriftRepair=true",
         "secrets-store-csi-driver.enableSecretRotation=true",

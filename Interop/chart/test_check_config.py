@@ -86,7 +86,7 @@ def test_every_role_is_covered(render):
     for combination in COMBINATIONS.values():
         for _, c in akvs_containers(render(combination)):
             roles.add(c["command"][1])
-    assert roles == {"csi-driver", "provider", "sync-controller"}
+    assert roles == {"csi-driver", "provider", "restarter", "sync-controller"}
 
 
 @pytest.mark.parametrize("bad_flag", ["--enable-secret-rotaton=true", "--rotation-poll-interval=soon"])

@@ -513,6 +513,33 @@ def test_driver_cluster_role(render):
                 assert ("", "serviceaccounts/token") not in rules_by_resource(role), role["metadata"]["name"]
 
 
+def test_restarter(render):
+    """restarter.enabled: `akvs restarter` with its flags, leader-elected; RBAC exactly what Sources/Restarter calls
+    (informers on the three workload kinds, Secrets and pod statuses; a merge patch of a workload; Events; its Lease)."""
+    assert "akvs-restarter" not in render().names("Deployment")
+    r = render(COMBINATIONS["restarter"])
+    dep = r.get("Deployment", "akvs-restarter")
+    assert dep["spec"]["replicas"] == 2
+    c = dep["spec"]["template"]["spec"]["containers"][0]
+    assert c["command"] == ["/akvs", "restarter"]
+    args = c["args"]
+    assert flag(args, "restart-debounce") == "1m" and flag(args, "max-concurrent-restarts") == "3"
+    assert flag(args, "leader-election-namespace") == "kube-system" and "--leader-elect" in args
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True and c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert rules_by_resource(r.get("ClusterRole", "akvs-restarter")) == {
+        ("apps", "deployments"): {"list", "patch", "watch"},
+        ("apps", "statefulsets"): {"list", "patch", "watch"},
+        ("apps", "daemonsets"): {"list", "patch", "watch"},
+        ("", "secrets"): {"list", "watch"},
+        ("secrets-store.csi.x-k8s.io", "secretproviderclasspodstatuses"): {"list", "watch"},
+        ("events.k8s.io", "events"): {"create", "patch"},
+    }
+    assert r.get("Role", "akvs-restarter-leader-election")["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["akvs-restarter"], "verbs": ["get", "update"]},
+    ]
+
+
 def test_api_token_only_in_the_containers_that_call_the_api(render):
     """No pod mounts a service-account token automatically; the driver's and the controller's akvs containers
     mount the projected token themselves, sidecars and the provider get none."""
@@ -523,7 +550,7 @@ def test_api_token_only_in_the_containers_that_call_the_api(render):
         assert spec["automountServiceAccountToken"] is False, w["metadata"]["name"]
         for c in spec["containers"]:
             mounted = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
-            calls_api = c.get("command", [None, None])[:2] in (["/akvs", "csi-driver"], ["/akvs", "sync-controller"])
+            calls_api = c.get("command", [None, None])[:2] in (["/akvs", "csi-driver"], ["/akvs", "sync-controller"], ["/akvs", "restarter"])
             assert (mounted.get("/var/run/secrets/kubernetes.io/serviceaccount") == "kube-api-access") is calls_api, (w["metadata"]["name"], c["name"])
     for name in (DRIVER, SYNC, PROVIDER):
         assert r.get("ServiceAccount", name)["automountServiceAccountToken"] is False

@@ -24,6 +24,8 @@ already contains it), at most 33 characters so that "<fullname>-secrets-store-sy
 {{- define "akvs.providerName" -}}{{ include "akvs.fullname" . }}-secrets-store-provider-azure{{- end -}}
 {{- define "akvs.syncName" -}}{{ include "akvs.fullname" . }}-secrets-store-sync-controller{{- end -}}
 
+{{- define "akvs.restarterName" -}}{{ include "akvs.fullname" . }}-restarter{{- end -}}
+
 {{/* The Secret in which `akvs sync-controller` keeps its change-detection key (its own namespace). */}}
 {{- define "akvs.hashKeySecret" -}}akvs-sync-controller-hash-key{{- end -}}
 
@@ -67,6 +69,17 @@ app.kubernetes.io/component: csi-driver
 app: secrets-store-provider-azure
 app.kubernetes.io/component: provider
 {{- end -}}
+{{- define "akvs.restarterSelector" -}}
+app: akvs-restarter
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "akvs.restarterLabels" -}}
+{{ include "akvs.labels" . }}
+app: akvs-restarter
+app.kubernetes.io/component: restarter
+{{- end -}}
+
 {{- define "akvs.syncLabels" -}}
 {{ include "akvs.labels" . }}
 app: secrets-store-sync-controller
