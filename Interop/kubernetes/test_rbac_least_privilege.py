@@ -72,6 +72,7 @@ NODE = "node-a"
 # Both roles, and every feature whose RBAC the chart makes conditional. Rotation is on with a short interval so a
 # republish rotates (the interval is a chart value; only its length differs from production).
 SETTINGS = [
+    "restarter.enabled=true",
     "syncController.enabled=true",
     "syncController.enableDriftRepair=true",
     "secrets-store-csi-driver.syncSecret.enabled=true",
@@ -82,7 +83,7 @@ ROTATION_DUE = 1.3  # seconds after the last provider call a republish rotates (
 
 # The three akvs containers, by the role each is.
 ROLE_CONTAINERS = {"sync-controller": ("Deployment", "manager"), "csi-driver": ("DaemonSet", "secrets-store"),
-                   "provider": ("DaemonSet", "provider-azure-installer")}
+                   "provider": ("DaemonSet", "provider-azure-installer"), "restarter": ("Deployment", "restarter")}
 
 # Grants the scenario cannot reach, as (role, "verb group/resource[ in namespace]") -> why. Keep it short: every entry is
 # a grant no test proves is needed. The test fails when an entry is no longer granted or is now used.
@@ -414,6 +415,14 @@ class Roles:
             "--metrics-bind-address": f"127.0.0.1:{metrics}", "--health-probe-bind-address": f"127.0.0.1:{health}", "--provider-volume": str(providers),
         }, ["--kubeconfig", str(self.kubeconfigs["sync-controller"]), "--ca-file", emulator.creds["caFile"]])
         return Running(start_role(name, args, "akvs sync-controller starting", self.work / f"{name}.log", env), metrics, health)
+
+    def restarter(self, name: str = "restarter") -> "Running":
+        container = self.chart.container("restarter")
+        metrics, health = free_port(), free_port()
+        args = chart_command(container, field_env(container, {}), {
+            "--metrics-bind-address": f"127.0.0.1:{metrics}", "--health-probe-bind-address": f"127.0.0.1:{health}", "--restart-debounce": "0s",
+        }, ["--kubeconfig", str(self.kubeconfigs["restarter"])])
+        return Running(start_role(name, args, "akvs restarter starting", self.work / f"{name}.log", {}), metrics, health)
 
     def provider(self, emulator: Emulator, providers: Path) -> "Running":
         container = self.chart.container("provider")
@@ -903,6 +912,63 @@ def test_csi_driver_least_privilege(kube_server, roles, emulator, vault, provide
         kubelet.close()
         driver.proc.stop()
     report("csi-driver", roles, access_log(kube_server))
+
+
+def test_restarter_least_privilege(kube_server, roles, api_client, core, custom):
+    """`akvs restarter` with the chart's arguments: an annotated Deployment, StatefulSet and DaemonSet (their inputs
+    recorded: a patch of each kind), a Secret changed twice (two restarts of the Deployment; the second Event is a
+    series patch), a rotation recorded in a SecretProviderClassPodStatus (a restart of the StatefulSet), leader
+    election on its Lease."""
+    apps = client.AppsV1Api(api_client)
+    namespace = "lp-restart"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    core.create_namespaced_secret(namespace, client.V1Secret(metadata=client.V1ObjectMeta(name="db"), string_data={"password": "lp-restart-1"}))
+
+    def template(name: str) -> client.V1PodTemplateSpec:
+        env = [client.V1EnvVar(name="PASSWORD", value_from=client.V1EnvVarSource(secret_key_ref=client.V1SecretKeySelector(name="db", key="password")))]
+        volumes = [client.V1Volume(name="secrets", csi=client.V1CSIVolumeSource(driver="secrets-store.csi.k8s.io", read_only=True,
+                                                                                  volume_attributes={"secretProviderClass": "vault"}))]
+        return client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels={"app": name}),
+                                        spec=client.V1PodSpec(containers=[client.V1Container(name="app", image="busybox:1.36", env=env)], volumes=volumes))
+
+    auto = {"reloader.stakater.com/auto": "true"}
+    selector = lambda name: client.V1LabelSelector(match_labels={"app": name})
+    apps.create_namespaced_deployment(namespace, client.V1Deployment(metadata=client.V1ObjectMeta(name="web", annotations=auto),
+                                                                     spec=client.V1DeploymentSpec(selector=selector("web"), template=template("web"))))
+    apps.create_namespaced_stateful_set(namespace, client.V1StatefulSet(metadata=client.V1ObjectMeta(name="db", annotations=auto),
+                                                                        spec=client.V1StatefulSetSpec(selector=selector("db"), service_name="db", template=template("db"))))
+    apps.create_namespaced_daemon_set(namespace, client.V1DaemonSet(metadata=client.V1ObjectMeta(name="agent", annotations=auto),
+                                                                    spec=client.V1DaemonSetSpec(selector=selector("agent"), template=template("agent"))))
+    status = custom.create_namespaced_custom_object(SPCPS["group"], SPCPS["version"], namespace, SPCPS["plural"], {
+        "apiVersion": f"{SPCPS['group']}/{SPCPS['version']}", "kind": "SecretProviderClassPodStatus", "metadata": {"name": "db-0-lp-restart-vault"},
+        "status": {"podName": "db-0", "secretProviderClassName": "vault", "mounted": True, "targetPath": "/t", "objects": [{"id": "secret/x", "version": "v1"}]}})
+    # Its informers fill by list + watch here (the server refuses watch-list); the driver's scenario shows watch-list.
+    kube_server.set_faults(watchListUnsupported=True)
+    restarter = roles.restarter()
+
+    def annotation(read, name, path):
+        obj = read(name, namespace)
+        return ((obj.spec.template.metadata.annotations if path == "template" else obj.metadata.annotations) or {}).get(
+            "kubectl.kubernetes.io/restartedAt" if path == "template" else "akvs.io/restart-inputs")
+
+    try:
+        readers = [apps.read_namespaced_deployment, apps.read_namespaced_stateful_set, apps.read_namespaced_daemon_set]
+        for read, name in zip(readers, ["web", "db", "agent"]):
+            wait_until(lambda: annotation(read, name, "metadata"), timeout=30, message=f"the restarter records the inputs of {name}")
+        for n, value in enumerate(["lp-restart-2", "lp-restart-3"], start=1):
+            before = annotation(apps.read_namespaced_deployment, "web", "template")
+            core.patch_namespaced_secret("db", namespace, {"stringData": {"password": value}})
+            wait_until(lambda: annotation(apps.read_namespaced_deployment, "web", "template") not in (None, before), timeout=30,
+                       message=f"change {n} restarts the Deployment; log {restarter.proc.log_path}")
+            time.sleep(1.1)  # restartedAt has whole seconds
+        status["status"]["objects"] = [{"id": "secret/x", "version": "v2"}]
+        custom.replace_namespaced_custom_object(SPCPS["group"], SPCPS["version"], namespace, SPCPS["plural"], "db-0-lp-restart-vault", status)
+        wait_until(lambda: (apps.read_namespaced_stateful_set("db", namespace).spec.template.metadata.annotations or {}).get("akvs.io/restarted-for"),
+                   timeout=30, message="the rotation restarts the StatefulSet")
+    finally:
+        restarter.stop()
+        kube_server.clear_faults()
+    report("restarter", roles, access_log(kube_server))
 
 
 def test_provider_makes_no_api_call(kube_server, roles, providers):
