@@ -312,7 +312,7 @@ let package = Package(
                                                            .product(name: "Crypto", package: "swift-crypto"),
                                                            .product(name: "X509", package: "swift-certificates"),
                                                            .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
+        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "Restarter", "Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
                                                         "Emulator", "EmulatorTestSupport", "KeyVault", "AzureIdentity"]),
         .testTarget(name: "MigrationTests", dependencies: ["Migration", "Kubernetes", "KubernetesTestServer", "SecretsStoreAPI", "StructuredJSON",
                                                            .product(name: "Yams", package: "Yams")]),

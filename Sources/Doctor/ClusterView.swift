@@ -15,6 +15,8 @@ enum Kinds {
     static let csiDriver = ResourceKind(group: "storage.k8s.io", version: "v1", kind: "CSIDriver", plural: "csidrivers", namespaced: false)
     static let daemonSet = ResourceKind(group: "apps", version: "v1", kind: "DaemonSet", plural: "daemonsets")
     static let deployment = ResourceKind(group: "apps", version: "v1", kind: "Deployment", plural: "deployments")
+    static let replicaSet = ResourceKind(group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets")
+    static let statefulSet = ResourceKind(group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets")
     static let lease = Lease.resourceKind
     static let crd = ResourceKind(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", namespaced: false)
     static let policy = ResourceKind(group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingAdmissionPolicy",

@@ -17,6 +17,9 @@ extension Doctor {
             report.add(.ok("pod", "Pod \(namespace)/\(name)", "\(phase), node \(node ?? "(not scheduled)"), service account \(serviceAccount)"))
 
             let volumes = pod.list("spec", "volumes").filter { $0.text("csi", "driver") == Names.driver }
+            // A workload annotated for restarts: whatever it mounts or reads, its restarts are checked last.
+            let restarts = try await restartChecks(pod)
+            defer { report.add(restarts) }
             guard !volumes.isEmpty else {
                 report.add(.failure("volume", "CSI volumes", "the pod has no volume of driver \(Names.driver)",
                                     fix: "add one to the pod spec:\nvolumes:\n  - name: secrets-store\n    csi:\n      driver: \(Names.driver)\n      readOnly: true\n      volumeAttributes:\n        secretProviderClass: <name>"))

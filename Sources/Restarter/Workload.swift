@@ -44,7 +44,7 @@ public struct WorkloadBody: Sendable, Equatable {
 
     /// Every Secret named by env `secretKeyRef`, `envFrom` `secretRef`, `secret` and projected volumes (init and
     /// ephemeral containers too), and every SecretProviderClass of a secrets-store CSI volume.
-    static func references(_ pod: JSONValue?) -> References {
+    public static func references(_ pod: JSONValue?) -> References {
         var found = References()
         let containers = ["initContainers", "containers", "ephemeralContainers"].flatMap { pod?[$0]?.arrayValue ?? [] }
         for container in containers {

@@ -1,4 +1,5 @@
 import Doctor
+import Restarter
 import Foundation
 import SecretsStoreAPI
 import StructuredJSON
@@ -119,6 +120,40 @@ func expectNoValues(_ report: DoctorReport, sourceLocation: SourceLocation = #_s
             let republish = Dictionary(without.checks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })["csiDriver.republish"]
             #expect(republish?.status == .warning, "\(without.text())")
             #expect(republish?.fix == "helm upgrade akvs charts/akvs --reuse-values --set secrets-store-csi-driver.akvs.republish=true")
+        }
+    }
+
+    @Test func aPodOfAWorkloadAnnotatedForRestartsShowsTheLastAndAPendingRestart() async throws {
+        try await Cluster.with { cluster in
+            let deployments = Cluster.kinds.deployment, replicaSets = ResourceKind(group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets")
+            try await cluster.create(Cluster.kinds.secret, ["apiVersion": "v1", "kind": "Secret", "metadata": Cluster.meta("db-creds", "apps"),
+                                                            "data": ["password": "djE="]])
+            let template: JSONValue = ["metadata": ["labels": ["app": "web"], "annotations": ["kubectl.kubernetes.io/restartedAt": "2026-12-06T10:00:00Z"]],
+                                       "spec": ["containers": [["name": "app", "image": "busybox",
+                                                                "env": [["name": "P", "valueFrom": ["secretKeyRef": ["name": "db-creds", "key": "password"]]]]]]]]
+            let recorded = RecordedInputs.encode([.secret("db-creds"): SecretDigest.digest(type: "Opaque", data: ["password": "djE="])])
+            let deployment = try await cluster.create(deployments, ["apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": ["name": "web", "namespace": "apps", "annotations": ["reloader.stakater.com/auto": "true", "akvs.io/restart-inputs": .string(recorded)]],
+                "spec": ["selector": ["matchLabels": ["app": "web"]], "template": template]])
+            let set = try await cluster.create(replicaSets, ["apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": ["name": "web-5d9c7", "namespace": "apps", "ownerReferences": [["apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                                                                                            "uid": deployment[path: ["metadata", "uid"]] ?? "", "controller": true]]],
+                "spec": ["selector": ["matchLabels": ["app": "web"]], "template": template]])
+            try await cluster.patch(Cluster.kinds.pod, "web", namespace: "apps", ["metadata": ["ownerReferences": [[
+                "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d9c7", "uid": set[path: ["metadata", "uid"]] ?? "", "controller": true]]]])
+            var report = await cluster.doctor().pod("web", namespace: "apps")
+            let current = Dictionary(report.checks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })["restart"]
+            #expect(current?.status == .ok, "\(report.text())")
+            #expect(current?.found == "watching Secret/db-creds; last restart 2026-12-06T10:00:00Z; its pods run on the current data")
+            // The Secret changes: a restart is pending until the restarter makes it.
+            try await cluster.patch(Cluster.kinds.secret, "db-creds", namespace: "apps", ["data": ["password": "djI="]])
+            report = await cluster.doctor().pod("web", namespace: "apps")
+            let pending = Dictionary(report.checks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })["restart"]
+            #expect(pending?.status == .warning, "\(report.text())")
+            let found = pending?.found ?? ""
+            let saysWhy = found.hasPrefix("restart pending: Secret db-creds changed since its pods started")
+            #expect(saysWhy, "\(found)")
+            #expect(report.healthy)
         }
     }
 
