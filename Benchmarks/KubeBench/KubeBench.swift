@@ -37,6 +37,13 @@ struct KubeBench {
             if let n = args.dropFirst().first.flatMap(Int.init) { bench.samples = n }
             lines += try await bench.run()
         }
+        if what == "restart" {
+            var bench = RestartBenchmark()
+            if let n = args.dropFirst().first.flatMap(Int.init) { bench.deployments = n }
+            if let n = args.dropFirst(2).first.flatMap(Int.init) { bench.syncs = n }
+            if let n = args.dropFirst(3).first.flatMap(Int.init) { bench.rotated = n }
+            lines += try await bench.run()
+        }
         if what == "node-role" {
             var bench = NodeRoleBenchmark()
             if let n = args.dropFirst().first.flatMap(Int.init) { bench.pods = n }

@@ -69,12 +69,24 @@ def world(kube_server, api_client, core, custom, tmp_path_factory):
         f"identities:\n  - name: sync\n    clientId: {CLIENT_ID}\n    access: {{cli-kv: read}}\n"
         f"    federatedCredentials:\n      - {{issuer: \"{kube_server.url}\", subject: \"system:serviceaccount:{NS}:app\"}}\n"
         f"issuers:\n  - issuer: \"{kube_server.url}\"\n    jwks: {jwks}\n")
+    procs = [emulator]
+    try:
+        state = _start_world(kube_server, core, custom, work, creds, procs)
+    except BaseException:
+        stop(*procs)
+        raise
+    yield state
+    stop(state["restarter"], *procs)
+
+
+def _start_world(kube_server, core, custom, work: Path, creds, procs):
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS)))
     core.create_namespaced_service_account(NS, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="app")))
     controller = start([str(AKVS_BIN), "sync-controller", "--kubeconfig", str(kube_server.kubeconfig), "--ca-file", creds["caFile"],
                         "--rotation-poll-interval", f"{POLL}s", "--object-cache-ttl", "0", "--metrics-bind-address", f"127.0.0.1:{free_port()}",
                         "--health-probe-bind-address", f"127.0.0.1:{free_port()}", "--log-level", "warning"],
                        "akvs sync-controller starting", work / "controller.log")
+    procs.append(controller)
     custom.create_namespaced_custom_object(SPC["group"], SPC["version"], NS, SPC["plural"], {
         "apiVersion": f"{SPC['group']}/{SPC['version']}", "kind": "SecretProviderClass", "metadata": {"name": "vault"},
         "spec": {"provider": "azure", "parameters": {"keyvaultName": "cli-kv", "tenantId": creds["tenantId"], "clientID": CLIENT_ID,
@@ -92,9 +104,7 @@ def world(kube_server, api_client, core, custom, tmp_path_factory):
     wait_until(synced, timeout=30, message=f"the SecretSync creates Secret db (log {work / 'controller.log'})")
     metrics_port = free_port()
     restarter = start_restarter(kube_server, work, metrics_port, "restarter")
-    state = {"work": work, "creds": creds, "metrics": metrics_port, "restarter": restarter, "emulator": emulator}
-    yield state
-    stop(state["restarter"], controller, emulator)
+    return {"work": work, "creds": creds, "metrics": metrics_port, "restarter": restarter}
 
 
 def test_a_vault_change_restarts_the_deployments_that_use_it_once(world, kube_server, api_client, core, events_v1):

@@ -279,6 +279,7 @@ public actor RestartController {
             schedule(id, because, after: configuration.recheck)
             return
         }
+        if inFlight[id] == nil, inFlight.count >= configuration.maxConcurrentRestarts { await pruneAllInFlight() }
         if inFlight[id] == nil, inFlight.count >= configuration.maxConcurrentRestarts {
             metrics.waited(.limit)
             schedule(id, because, after: configuration.recheck)
@@ -288,6 +289,13 @@ public actor RestartController {
         inFlight[id] = ((workload.generation ?? 0) + 1, .now)
         await restart(workload, inputs: (recorded.filter { triggers.inputs(workload.references).contains($0.key) }).merging(now) { _, new in new },
                       because: because)
+    }
+
+    /// Frees the slots of every restart whose rollout the caches show finished (its own event may have come first).
+    private func pruneAllInFlight() async {
+        for id in Array(inFlight.keys) {
+            if let (workload, _) = await cached(id) { pruneInFlight(id, workload) } else { inFlight[id] = nil }
+        }
     }
 
     private func pruneInFlight(_ id: WorkloadID, _ workload: CachedWorkload) {
@@ -313,6 +321,8 @@ public actor RestartController {
             let updated = try await client.patch(id.kind.resourceKind, name: id.name, namespace: id.namespace, .merge(patch))
             let generation = (updated[path: ["metadata", "generation"]]?.numberValue).map { Int64($0) } ?? (workload.generation ?? 0) + 1
             inFlight[id] = (generation, .now)
+            // The watch may have delivered the patched workload (and a finished rollout) while the patch returned.
+            if let (now, _) = await cached(id) { pruneInFlight(id, now) }
             pausedNotified[id] = nil
             metrics.restarted(kind: id.kind, namespace: id.namespace, name: id.name)
             let why = await describe(because, namespace: id.namespace)
