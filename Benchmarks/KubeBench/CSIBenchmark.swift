@@ -43,7 +43,8 @@ struct CSIBenchmark {
         defer { emulator.process.stop() }
         let credentials = emulator.credentials, caFile = emulator.caFile, admin = emulator.admin
         do {
-            let lines = try await measure(work: work, kubeconfig: kubeconfig, client: client, credentials: credentials, caFile: caFile, admin: admin)
+            let lines = try await measure(work: work, kubeconfig: kubeconfig, client: client, credentials: credentials, caFile: caFile, admin: admin,
+                                          helpers: [("akvs-kube-test-server", kube.process.processIdentifier), ("emulator", emulator.process.process.processIdentifier)])
             await admin.shutdown()
             await client.shutdown()
             return lines
@@ -54,7 +55,8 @@ struct CSIBenchmark {
         }
     }
 
-    func measure(work: URL, kubeconfig: String, client: KubernetesClient, credentials: JSONValue, caFile: String, admin: AdminCounters) async throws -> [String] {
+    func measure(work: URL, kubeconfig: String, client: KubernetesClient, credentials: JSONValue, caFile: String, admin: AdminCounters,
+                 helpers: [(String, Int32)] = []) async throws -> [String] {
         for ns in 0..<10 { _ = try await client.create(Namespace(name: "ns-\(ns)")) }
         try await createClasses(client, credentials: credentials)
 
@@ -84,6 +86,8 @@ struct CSIBenchmark {
             let sequentialRequests = try await KubeRequests.take(client)
             _ = try await admin.reset()
             var concurrent: [Double] = []
+            let processes = [("driver", driver.process.processIdentifier), ("provider", provider.process.processIdentifier)] + helpers
+            let cpuBefore = processes.map { cpuSeconds($0.1) }
             let burstStart = ContinuousClock.now
             try await withThrowingTaskGroup(of: Double.self) { group in
                 for i in 0..<concurrentPods {
@@ -97,6 +101,7 @@ struct CSIBenchmark {
                 for try await s in group { concurrent.append(s) }
             }
             let burst = seconds(ContinuousClock.now - burstStart)
+            let burstCPU = zip(processes, cpuBefore).map { String(format: "%@ %.2f", $0.0.0, cpuSeconds($0.0.1) - $0.1) }.joined(separator: ", ")
             let burstGets = try await admin.reset().gets
             for i in 0..<samples { try await unpublish(node, target(work, "seq-\(i)")) }
             for i in 0..<concurrentPods { try await unpublish(node, target(work, "burst-\(i)")) }
@@ -107,6 +112,8 @@ struct CSIBenchmark {
                 "|---|---:|---:|---:|---:|---:|",
                 String(format: "| one pod at a time | %d | %.1f | %.1f | %.2f | %d |", samples, pct(sequential, 0.5) * 1000, pct(sequential, 0.99) * 1000, sequential.reduce(0, +), samples * 10),
                 String(format: "| %d pods at once | %d | %.1f | %.1f | %.2f | %d |", concurrentPods, concurrentPods, pct(concurrent, 0.5) * 1000, pct(concurrent, 0.99) * 1000, burst, burstGets),
+                "",
+                "CPU seconds of each process during the \(concurrentPods) pods at once: \(burstCPU).",
                 "",
                 String(format: "Kubernetes requests per NodePublish (one pod at a time, as the test server counted them): %.2f writes, %.2f reads, %d answered 4xx/5xx in all. Writes: %@.",
                        Double(sequentialRequests.writes()) / Double(samples),

@@ -59,12 +59,15 @@ struct SyncBenchmark {
 
         let limiters = VaultLimiters(requestsPerSecond: vaultRequestsPerSecond > 0 ? vaultRequestsPerSecond : nil,
                                      burst: vaultRequestsPerSecond > 0 ? Int(vaultRequestsPerSecond) : nil)
-        let session = try KeyVaultSession.make(additionalCAFile: caFile, limiters: limiters)
+        // The product's metrics, on one registry as `akvs sync-controller` has them (their cardinality is reported).
+        let statistics = SyncStatistics()
+        let vaultMetrics = VaultMetrics(registry: statistics.registry, retention: .seconds(max(24 * 3600, 2 * pollSeconds)))
+        let session = try KeyVaultSession.make(additionalCAFile: caFile, limiters: limiters, observer: vaultMetrics)
         // Results are shared within one poll interval (DESIGN: one GET per credential, vault, object and version per poll).
         let provider = AzureProvider(session: session, configuration: ProviderConfiguration(objectCacheTTL: .seconds(max(1, pollSeconds - 5)),
-                                                                                              objectCacheCapacity: 2 * namespaces * objectsPerNamespace))
+                                                                                              objectCacheCapacity: 2 * namespaces * objectsPerNamespace),
+                                     metrics: vaultMetrics)
         var logger = Logger(label: "akvs.sync-bench"); logger.logLevel = .error
-        let statistics = SyncStatistics()
         var controller = SyncController(client: client, source: AzureSecretSource(provider: provider),
                                         configuration: .init(pollInterval: .seconds(pollSeconds), jitterSeconds: jitterSeconds, workers: 8,
                                                              podName: "bench", podUID: "bench", instance: "bench"),
@@ -107,6 +110,10 @@ struct SyncBenchmark {
         }
         progress.cancel()
         let results = await statistics.results
+        let exposition = statistics.render()
+        let series = exposition.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }
+        var families: [String: Int] = [:]
+        for line in series { families[String(line.prefix { $0 != "{" && $0 != " " }), default: 0] += 1 }
         let windows = await vault.windows
         run.cancel()
         await run.value
@@ -147,6 +154,9 @@ struct SyncBenchmark {
             "",
             String(format: "Memory: controller RSS %.1f MiB before start, %.1f MiB after the last cycle (+%.1f MiB); a fresh informer's copy of the same SecretSyncs and SPCs: +%.1f MiB; beyond it: %.2f KiB per SecretSync (provider cache of %d objects included).",
                    rssBefore, rssAfter, rssAfter - rssBefore, informerCopy, (rssAfter - rssBefore - informerCopy) * 1024 / Double(total), namespaces * objectsPerNamespace),
+            "",
+            String(format: "Metrics: %d series, %.1f KiB of /metrics text (%.2f series per SecretSync). Largest families: %@.", series.count, Double(exposition.utf8.count) / 1024,
+                   Double(series.count) / Double(total), families.sorted { $0.value > $1.value }.prefix(6).map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
             "",
             "Reconcile results: " + results.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
             "",

@@ -249,7 +249,8 @@ public struct NodePublisher: Sendable {
 
     /// The optional objects of an Azure class that delivered no version: missing or disabled in the vault.
     static func missingOptional(parameters: [String: String], delivered: [String]) -> [KeyVaultObject] {
-        guard let objects = try? KeyVaultObject.parseList(parameters["objects"] ?? "") else { return [] }
+        // Parsing `objects` again costs a YAML parse per publish: only a class that names `optional` can miss one.
+        guard let text = parameters["objects"], text.contains("optional"), let objects = try? KeyVaultObject.parseList(text) else { return [] }
         let ids = Set(delivered)
         return objects.filter(\.optional).filter { object in
             let id = "\(object.objectType.rawValue)/\(object.objectName)"
