@@ -177,12 +177,17 @@ public struct KeyVaultClient: Sendable {
     /// The error an unsuccessful reply stands for: the service's code and message when the body has them.
     static func serviceError(_ response: HTTPExchangeResponse, vault vaultName: String, object: String) -> KeyVaultError {
         // A throttled reply says how long to wait: the message keeps it, so the mount error does too.
-        let wait = response.status == 429 ? RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After")).map { " (Retry-After \(Int($0.rounded(.up))) s)" } ?? "" : ""
+        let wait = response.status == 429 ? RetryPolicy.parseRetryAfter(response.headers.first(name: "Retry-After")).map { " (Retry-After \(retryAfterText($0)))" } ?? "" : ""
         if let body = try? JSONDecoder().decode(KeyVaultErrorBody.self, from: response.body) {
             return .service(status: response.status, code: body.error.code ?? "Unknown", innerCode: body.error.innererror?.code,
                             message: (body.error.message ?? "") + wait, vault: vaultName, object: object)
         }
         return .service(status: response.status, code: "HTTP\(response.status)", innerCode: nil, message: "no error body", vault: vaultName, object: object)
+    }
+
+    /// A Retry-After for a message; a hostile one (1e300, inf) would trap the Double → Int conversion (Fuzz/vault-responses).
+    static func retryAfterText(_ seconds: Double) -> String {
+        seconds < 86_400 ? "\(Int(seconds.rounded(.up))) s" : "over a day"
     }
 
     static func ensureAPIVersion(_ url: URL) -> URL {
