@@ -99,10 +99,7 @@ public struct AtomicWriter: Sendable {
     }
 
     func makeTimestampedDirectory() throws(AtomicWriterError) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX"); formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy_MM_dd_HH_mm_ss"
-        let stamp = formatter.string(from: Date())
+        let stamp = Self.timestamp(time(nil))
         for _ in 0..<16 {
             let name = "..\(stamp).\(UInt32.random(in: 0...UInt32.max))"
             if mkdir(path(name), 0o755) == 0 { return name }
@@ -111,11 +108,23 @@ public struct AtomicWriter: Sendable {
         throw .io(operation: "mkdir", path: target.path, errno: EEXIST)
     }
 
+    /// `yyyy_MM_dd_HH_mm_ss` in UTC, as kubelet's atomic writer names its directories (a DateFormatter per write
+    /// cost more than the files' writes).
+    static func timestamp(_ seconds: time_t) -> String {
+        var now = seconds, parts = tm()
+        gmtime_r(&now, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)_\(two(parts.tm_mon + 1))_\(two(parts.tm_mday))_\(two(parts.tm_hour))_\(two(parts.tm_min))_\(two(parts.tm_sec))"
+    }
+
     func writeFile(_ file: File, into directory: String) throws(AtomicWriterError) {
         let full = path(directory) + "/" + file.path
-        let parent = (full as NSString).deletingLastPathComponent
-        do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
-            throw .io(operation: "mkdir", path: parent, errno: EIO)
+        if file.path.contains("/") {
+            // Only nested paths need folders; the data directory itself exists.
+            let parent = (full as NSString).deletingLastPathComponent
+            do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
+                throw .io(operation: "mkdir", path: parent, errno: EIO)
+            }
         }
         let fd = open(full, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(file.mode))
         guard fd >= 0 else { throw .io(operation: "create", path: full, errno: errno) }

@@ -109,5 +109,7 @@ public enum FormEncoding {
 /// Short, non-reversible digest for cache fingerprints.
 func fingerprintDigest(_ parts: String...) -> String {
     let digest = SHA256.hash(data: Data(parts.joined(separator: "\u{0}").utf8))
-    return digest.prefix(16).map { String(format: "%02x", $0) }.joined()
+    // Asked for on every token lookup: hex by hand, not String(format:) (CoreFoundation's formatter) per byte.
+    let digits = Array("0123456789abcdef".utf8)
+    return String(decoding: digest.prefix(16).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xf)]] }, as: UTF8.self)
 }

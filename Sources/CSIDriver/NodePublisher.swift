@@ -167,7 +167,8 @@ public struct NodePublisher: Sendable {
             let interval = (settings.rotationInterval ?? configuration.rotationPollInterval).components
             attributes[AzureProvider.maxObjectAgeAttribute] = refreshing ? "0" : String(Double(interval.seconds) + Double(interval.attoseconds) / 1e18)
         }
-        let staleKey = StaleContentStore.key(provider: provider, namespace: pod.namespace, classUID: spc.metadata.uid ?? "", generation: Int(spc.metadata.generation ?? 0),
+        // The key (a digest of the attributes and credentials) only for classes that keep their last good content.
+        let staleKey = settings.serveStale == .zero ? "" : StaleContentStore.key(provider: provider, namespace: pod.namespace, classUID: spc.metadata.uid ?? "", generation: Int(spc.metadata.generation ?? 0),
                                              attributes: attributes, serviceAccount: pod.serviceAccount ?? "", secrets: request.secrets)
         var mountedNow = false
         if !mounted {
@@ -476,7 +477,7 @@ public struct NodePublisher: Sendable {
             hasher.update(data: SHA256.hash(data: contents).map { $0 })
         }
         if let objects = spc.spec.secretObjects, let encoded = try? JSONEncoder().encode(objects) { hasher.update(data: encoded) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return StaleContentStore.hex(hasher.finalize())
     }
 
     // MARK: Unpublish

@@ -123,6 +123,12 @@ actor StaleContentStore {
         for part in [provider, namespace, classUID, String(generation), serviceAccount] { add(part) }
         for (key, value) in attributes.sorted(by: { $0.key < $1.key }) where !perPod.contains(key) { add(key); add(value) }
         for (key, value) in secrets.sorted(by: { $0.key < $1.key }) where key != PodVolume.serviceAccountTokens { add(key); add(value) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hex(hasher.finalize())
+    }
+
+    /// Lowercase hex of a digest (String(format:) per byte went through CoreFoundation's formatter).
+    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xf)]] }, as: UTF8.self)
     }
 }
