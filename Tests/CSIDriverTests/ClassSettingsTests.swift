@@ -49,17 +49,18 @@ import Testing
 
     @Test func aClassRotatesAtItsOwnIntervalWithoutTheDriverWide() async throws {
         try await CSIHarness.with { h in
-            // Driver rotation off; the class asks for 500ms.
-            try await h.createSPC("fast", annotations: ["akvs.io/rotation-poll-interval": "500ms"])
+            // Driver rotation off; the class asks for 2s (long enough that a loaded machine stays inside it below).
+            try await h.createSPC("fast", annotations: ["akvs.io/rotation-poll-interval": "2s"])
             try await h.createSPC("slow")
             let fast = h.publishRequest(pod: "a", uid: try await h.createPod("a"), spc: "fast")
             let slow = h.publishRequest(pod: "b", uid: try await h.createPod("b"), spc: "slow")
             try await h.publish(fast)
+            let published = ContinuousClock.now
             try await h.publish(slow)
             _ = try await h.vaultAdmin().setSecret("plain", value: "plain-value-2")
             try await h.publish(fast)
             #expect(h.read(fast.targetPath, "plain") == "plain-value-1")  // inside its interval
-            try await Task.sleep(for: .milliseconds(600))
+            try await Task.sleep(until: published + .milliseconds(2100))
             try await h.publish(fast)
             try await h.publish(slow)
             #expect(h.read(fast.targetPath, "plain") == "plain-value-2")

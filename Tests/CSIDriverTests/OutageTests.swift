@@ -110,10 +110,12 @@ import Testing
     }
 
     @Test func staleContentNeverCrossesIdentitiesClassVersionsOrTheLimit() async throws {
-        try await CSIHarness.with(configure: { $0.serveStaleOnOutage = .seconds(2) }) { h in
-            // The driver's default (--serve-stale-on-outage=2s) applies to a class that says nothing.
+        // 6s: the refused mounts below each spend the vault client's retries (~1.2 s) before the limit is tested.
+        try await CSIHarness.with(configure: { $0.serveStaleOnOutage = .seconds(6) }) { h in
+            // The driver's default (--serve-stale-on-outage=6s) applies to a class that says nothing.
             try await h.createSPC()
             try await h.publish(h.publishRequest(pod: "web-0", uid: try await h.createPod("web-0")))
+            let fetched = ContinuousClock.now
             try await outage(h, true)
             // Another identity (the outsider's credentials) never gets the reader's content.
             let outsider = h.publishRequest(pod: "web-1", uid: try await h.createPod("web-1"),
@@ -129,7 +131,7 @@ import Testing
             #expect(await rpcMessage(h, edited)?.contains("Key Vault unreachable") == true)
             // Older than the limit: not served.
             try await h.editSPC { $0.spec.parameters?["objects"] = CSIHarness.objectsParameter(["objectName: plain\nobjectType: secret"]) }
-            try await Task.sleep(for: .milliseconds(2200))
+            try await Task.sleep(until: fetched + .milliseconds(6300))
             let late = h.publishRequest(pod: "web-4", uid: try await h.createPod("web-4"))
             #expect(await rpcMessage(h, late)?.contains("Key Vault unreachable") == true)
         }
