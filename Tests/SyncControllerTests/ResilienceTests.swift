@@ -17,8 +17,11 @@ import Testing
             let electorB = LeaderElector(client: h.client, namespace: "default", name: "akvs-sync", identity: "b", leaseDuration: .seconds(2),
                                          renewDeadline: .seconds(1), retryPeriod: .milliseconds(100))
             let a = h.controller(statistics: statsA), b = h.controller(statistics: statsB)
-            let runA = Task { try await electorA.run { await a.run() } }
-            try await Task.sleep(for: .milliseconds(300))
+            // B starts once A leads (not after a fixed sleep, which a loaded machine can outlast).
+            let (leading, leads) = AsyncStream<Void>.makeStream()
+            let runA = Task { try await electorA.run { leads.yield(); await a.run() } }
+            var aLeads = leading.makeAsyncIterator()
+            _ = await aLeads.next()
             let runB = Task { try await electorB.run { await b.run() } }
             try await h.createSync("one", items: [("db", "password")])
             try await h.waitFor("one", "Create", reason: "CreateSucceeded")
