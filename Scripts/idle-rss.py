@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Idle resident memory of every akvs role, as BENCHMARKS.md ("Idle RSS per role") records it.
 
-Usage: python3 Scripts/idle-rss.py [AKVS_BIN] [KUBE_TEST_SERVER_BIN] [--env NAME=VALUE ...] [--seconds 5]
+Usage: python3 Scripts/idle-rss.py [AKVS_BIN] [KUBE_TEST_SERVER_BIN] [--env NAME=VALUE ...] [--inherit-env] [--seconds 5]
 
 Starts `akvs-kube-test-server`, then each role on its own against it (the CSI driver without tmpfs mounts or kubelet
 registration, so no root is needed), and reads VmRSS from /proc 5 s after the role said it is ready; the floor is
 `akvs --version`'s peak RSS. Prints a Markdown table. `--env` adds a variable to every role's environment (e.g.
-MALLOC_ARENA_MAX=2), to compare settings in one run.
+MALLOC_ARENA_MAX=2), to compare settings in one run. The roles run in the container image's environment (PATH
+only): variables such as SSL_CERT_FILE and SSL_CERT_DIR, set on many build machines, make the Azure roles parse
+those CA bundles at start (several MiB) where the image would not; `--inherit-env` keeps the caller's environment.
 """
 
 from __future__ import annotations
@@ -65,10 +67,12 @@ def start(args, ready: str, env) -> subprocess.Popen:
 
 def main() -> None:
     argv = sys.argv[1:]
-    extra, settle, positional = {}, 5.0, []
+    extra, settle, positional, inherit = {}, 5.0, [], False
     while argv:
         a = argv.pop(0)
-        if a == "--env":
+        if a == "--inherit-env":
+            inherit = True
+        elif a == "--env":
             name, _, value = argv.pop(0).partition("=")
             extra[name] = value
         elif a == "--seconds":
@@ -77,7 +81,8 @@ def main() -> None:
             positional.append(a)
     akvs = positional[0] if positional else ".build-release/release/akvs"
     server = positional[1] if len(positional) > 1 else str(Path(akvs).parent / "akvs-kube-test-server")
-    env = {**os.environ, **extra}
+    image = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}  # the Containerfile's ENV
+    env = {**(os.environ if inherit else image), **extra}
     work = Path(tempfile.mkdtemp(prefix="akvs-idle-rss-"))
     kube = start([server, "--state-dir", str(work / "kube")], "akvs kube-test-server ready", os.environ)
     kubeconfig = str(work / "kube" / "kubeconfig")
@@ -112,7 +117,7 @@ def main() -> None:
     finally:
         kube.terminate()
         kube.wait(timeout=20)
-    label = ", ".join(f"{k}={v}" for k, v in extra.items()) or "default environment"
+    label = ", ".join(f"{k}={v}" for k, v in extra.items()) or ("the caller's environment" if inherit else "the image's environment")
     print(f"| role, idle {settle:.0f} s after ready ({label}) | RSS MiB | anonymous (heap, stacks, relocated data) | akvs binary pages | shared libraries |")
     print("|---|---:|---:|---:|---:|")
     for name, mib, parts in rows:

@@ -30,6 +30,7 @@ struct KubeBench {
             var bench = CSIBenchmark()
             if let n = args.dropFirst().first.flatMap(Int.init) { bench.volumes = n }
             if let i = args.dropFirst(2).first.flatMap(Int.init) { bench.intervalSeconds = i }
+            if let r = args.dropFirst(3).first.flatMap(Int.init) { bench.republishRounds = max(1, r) }
             lines += try await bench.run()
         }
         if what == "publish" {

@@ -156,7 +156,8 @@ def test_a_failed_build_leaves_no_partial_archive(fake_akvs, tmp_path):
 
 
 def test_release_path_builds_strips_a_copy_and_packs_it(fake_akvs, tmp_path):
-    """Without --binary: `swift build -c release --static-swift-stdlib --product akvs`, then a
+    """Without --binary: `swift build -c release --static-swift-stdlib` (linked by lld with packed
+    relative relocations) `--product akvs`, then a
     stripped copy goes into the image (the release build itself keeps its symbols). A stand-in
     `swift` copies the small test executable, so this runs in a second; the script runs from a
     copy of the repository layout, so nothing in this checkout's .build changes."""
@@ -182,8 +183,12 @@ mkdir -p '{bin_dir}' && cp '{fake_akvs}' '{bin_dir}/akvs'
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     calls = log.read_text().splitlines()
-    assert calls[0] == "build -c release --static-swift-stdlib --product akvs"
-    assert calls[1] == "build -c release --static-swift-stdlib --show-bin-path"
+    # The same flags as the Containerfile's build stage, so its second build is a no-op.
+    flags = "-c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs"
+    assert calls[0] == f"build {flags} --product akvs"
+    assert calls[1] == f"build {flags} --show-bin-path"
+    containerfile = (SCRIPT.parent.parent / "Containerfile").read_text()
+    assert f"swift build {flags} --product akvs" in containerfile
     archive = root / ".build" / "akvs-image.tar"
     assert archive.is_file() and str(archive) in result.stdout
     stripped = root / ".build" / "akvs-image-work" / "akvs"
