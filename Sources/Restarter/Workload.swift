@@ -101,9 +101,19 @@ struct WorkloadFields: Decodable {
     var status: JSONValue?
 }
 
-public struct DeploymentWorkload: Workload {
-    public static let workloadKind = WorkloadKind.deployment
-    public static let resourceKind = workloadKind.resourceKind
+/// A workload kind as a type, so that each kind has its own typed informer.
+public protocol WorkloadKindTag: Sendable {
+    static var workloadKind: WorkloadKind { get }
+}
+
+public enum DeploymentKind: WorkloadKindTag { public static var workloadKind: WorkloadKind { .deployment } }
+public enum StatefulSetKind: WorkloadKindTag { public static var workloadKind: WorkloadKind { .statefulSet } }
+public enum DaemonSetKind: WorkloadKindTag { public static var workloadKind: WorkloadKind { .daemonSet } }
+
+/// A Deployment, StatefulSet or DaemonSet (by `Kind`) as the restarter caches it.
+public struct KindedWorkload<Kind: WorkloadKindTag>: Workload {
+    public static var workloadKind: WorkloadKind { Kind.workloadKind }
+    public static var resourceKind: ResourceKind { workloadKind.resourceKind }
     public var metadata: ObjectMeta
     public var body: WorkloadBody
     public init(from decoder: any Decoder) throws {
@@ -114,33 +124,10 @@ public struct DeploymentWorkload: Workload {
     public func encode(to encoder: any Encoder) throws { try WorkloadEncoding.encode(self, to: encoder) }
 }
 
-public struct StatefulSetWorkload: Workload {
-    public static let workloadKind = WorkloadKind.statefulSet
-    public static let resourceKind = workloadKind.resourceKind
-    public var metadata: ObjectMeta
-    public var body: WorkloadBody
-    public init(from decoder: any Decoder) throws {
-        let fields = try WorkloadFields(from: decoder)
-        metadata = fields.metadata
-        body = WorkloadBody(spec: fields.spec, status: fields.status)
-    }
-    public func encode(to encoder: any Encoder) throws { try WorkloadEncoding.encode(self, to: encoder) }
-}
+public typealias DeploymentWorkload = KindedWorkload<DeploymentKind>
+public typealias StatefulSetWorkload = KindedWorkload<StatefulSetKind>
+public typealias DaemonSetWorkload = KindedWorkload<DaemonSetKind>
 
-public struct DaemonSetWorkload: Workload {
-    public static let workloadKind = WorkloadKind.daemonSet
-    public static let resourceKind = workloadKind.resourceKind
-    public var metadata: ObjectMeta
-    public var body: WorkloadBody
-    public init(from decoder: any Decoder) throws {
-        let fields = try WorkloadFields(from: decoder)
-        metadata = fields.metadata
-        body = WorkloadBody(spec: fields.spec, status: fields.status)
-    }
-    public func encode(to encoder: any Encoder) throws { try WorkloadEncoding.encode(self, to: encoder) }
-}
-
-/// The restarter never writes a whole workload (it patches): encoding writes the type and metadata only.
 enum WorkloadEncoding {
     enum Keys: String, CodingKey { case apiVersion, kind, metadata }
     static func encode<W: Workload>(_ workload: W, to encoder: any Encoder) throws {

@@ -83,8 +83,7 @@ struct CSIDriverCommand: AsyncParsableCommand {
             session = made
         }
 
-        let client: KubernetesClient
-        do { client = try KubernetesClient(configuration: kube, logger: logger) } catch { throw RoleFailure(error) }
+        let client = try makeKubernetesClient(kube, logger: logger)
         let driverMetrics = DriverMetrics()
         let publisher = NodePublisher(configuration: configuration, client: client,
                                       providers: ProviderClients(searchPaths: configuration.additionalProviderVolumePaths + [configuration.providerVolumePath],

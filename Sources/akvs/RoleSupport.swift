@@ -49,6 +49,20 @@ func listenAddress(_ text: String, flag: String) throws -> ListenAddress {
 
 /// The Kubernetes connection: `--kubeconfig` must load (a usage error naming it); the automatic lookup may fail
 /// under `--check-config` (outside a pod) and is then reported rather than refused.
+/// A controller role's metrics and health listeners (`--metrics-bind-address`, `--health-probe-bind-address`), reported.
+func controllerListeners(metrics: String, health: String, into report: inout EffectiveConfiguration) throws -> (metrics: ListenAddress, health: ListenAddress) {
+    let metricsAddress = try listenAddress(metrics, flag: "--metrics-bind-address")
+    let healthAddress = try listenAddress(health, flag: "--health-probe-bind-address")
+    report.add("metrics-bind-address", metricsAddress)
+    report.add("health-probe-bind-address", healthAddress)
+    return (metricsAddress, healthAddress)
+}
+
+/// The role's API client; a configuration it cannot use ends the role with its message.
+func makeKubernetesClient(_ configuration: KubernetesConfiguration, logger: Logger) throws -> KubernetesClient {
+    do { return try KubernetesClient(configuration: configuration, logger: logger) } catch { throw RoleFailure(error) }
+}
+
 func kubernetesConfiguration(kubeconfig: String?, checking: Bool, into report: inout EffectiveConfiguration) throws -> KubernetesConfiguration? {
     if let path = kubeconfig {
         do {

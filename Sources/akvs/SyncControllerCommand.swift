@@ -47,16 +47,12 @@ struct SyncControllerCommand: AsyncParsableCommand {
         let logger = try role.logger(label: "akvs.sync-controller", level: logLevel)
         var report = EffectiveConfiguration(role: "sync-controller")
         let settings = try syncConfiguration(into: &report)
-        let metrics = try listenAddress(metricsBindAddress, flag: "--metrics-bind-address")
-        let health = try listenAddress(healthProbeBindAddress, flag: "--health-probe-bind-address")
-        report.add("metrics-bind-address", metrics)
-        report.add("health-probe-bind-address", health)
+        let (metrics, health) = try controllerListeners(metrics: metricsBindAddress, health: healthProbeBindAddress, into: &report)
         let found = try kubernetesConfiguration(kubeconfig: kubeconfig, checking: role.checkConfig, into: &report)
         if role.checkConfig { return report.print() }
         guard let kube = found else { return }
 
-        let client: KubernetesClient
-        do { client = try KubernetesClient(configuration: kube, logger: logger) } catch { throw RoleFailure(error) }
+        let client = try makeKubernetesClient(kube, logger: logger)
         let limiters = VaultLimiters(requestsPerSecond: vaultRequestsPerSecond > 0 ? vaultRequestsPerSecond : nil,
                                      burst: vaultRequestsPerSecond > 0 ? Int(vaultRequestsPerSecond) : nil)
         let statistics = SyncStatistics()

@@ -209,6 +209,9 @@ struct World: Sendable {
             try await w.eventually("web restarts once its rollout is done") { try await w.restartedAt("web") != nil }
             _ = try await w.client.patch(World.deployments, name: "held", namespace: "apps", .merge(["spec": ["paused": false]]))
             try await w.eventually("held restarts once resumed") { try await w.restartedAt("held") != nil }
+            // The counter follows the patch's reply, which the watch can beat: wait for it, then check it stays at one.
+            try await w.eventually("both restarts counted") { w.restarts("web") == 1 && w.restarts("held") == 1 }
+            try await Task.sleep(for: .milliseconds(300))
             #expect(w.restarts("web") == 1 && w.restarts("held") == 1)
             #expect(await w.events("RestartPaused").filter { $0.regarding?.name == "held" }.count == 1)
         }

@@ -54,28 +54,26 @@ actor OutageRestarts {
         await recorder.end(id)
         // After the outage every pod starts, with current content (the next replacement shows it).
         for restart in world.restartClasses where restart.vault == vault {
-            var error: String? = "not tried"
-            let deadline = ContinuousClock.now + Self.window
-            while error != nil, ContinuousClock.now < deadline {
-                error = await replace(restart)
-                if error != nil { try? await Task.sleep(for: .seconds(2)) }
-            }
-            await recorder.checked(.outageRestarts)
-            if let error { await recorder.violation(.outageRestarts, "restart class \(restart.name): no mount within \(Int(seconds(Self.window))) s after the outage of \(vault): \(error)") }
+            if let error = await replaceWithinWindow(restart) { await recorder.violation(.outageRestarts, "restart class \(restart.name): no mount within \(Int(seconds(Self.window))) s after the outage of \(vault): \(error)") }
         }
+    }
+
+    /// Replaces the class's pod until a mount succeeds or the window ends, as kubelet retries a failed mount with
+    /// back-off (a process fault, driver or provider down, may need a retry); the last error, nil on success. Counted.
+    private func replaceWithinWindow(_ restart: ChaosWorld.RestartClass) async -> String? {
+        var error: String? = "not tried"
+        let deadline = ContinuousClock.now + Self.window
+        while error != nil, ContinuousClock.now < deadline {
+            error = await replace(restart)
+            if error != nil { try? await Task.sleep(for: .seconds(2)) }
+        }
+        await recorder.checked(.outageRestarts)
+        return error
     }
 
     private func check(_ restart: ChaosWorld.RestartClass, outageUntil end: ContinuousClock.Instant) async {
         if restart.serveStale {
-            // kubelet retries a failed mount with back-off; a process fault (driver or provider down) may need a retry.
-            var error: String? = "not tried"
-            let deadline = ContinuousClock.now + Self.window
-            while error != nil, ContinuousClock.now < deadline {
-                error = await replace(restart)
-                if error != nil { try? await Task.sleep(for: .seconds(2)) }
-            }
-            await recorder.checked(.outageRestarts)
-            if let error {
+            if let error = await replaceWithinWindow(restart) {
                 // Access lost or an object disabled at the same time must not be answered with stale content.
                 if await accessFaultActive(restart.vault) { await recorder.note("stale class not served: access or object fault on its vault at the same time (correct)"); return }
                 await recorder.violation(.outageRestarts, "restart class \(restart.name) (serve stale \(Int(seconds(Self.limit))) s): no mount within \(Int(seconds(Self.window))) s of the outage: \(error)")
