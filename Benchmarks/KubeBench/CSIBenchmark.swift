@@ -202,17 +202,8 @@ struct CSIBenchmark {
     func target(_ work: URL, _ pod: String) -> String { work.appendingPathComponent("pods/\(pod)/volumes/kubernetes.io~csi/secrets/mount").path }
 
     func request(_ work: URL, pod: String, namespace: String, spc: String) -> Csi_V1_NodePublishVolumeRequest {
-        var r = Csi_V1_NodePublishVolumeRequest()
-        r.volumeID = "csi-\(pod)"
-        r.targetPath = target(work, pod)
-        r.readonly = true
-        var capability = Csi_V1_VolumeCapability()
-        capability.mount = .init()
-        r.volumeCapability = capability
-        r.volumeContext = ["secretProviderClass": spc, "csi.storage.k8s.io/pod.name": pod, "csi.storage.k8s.io/pod.namespace": namespace,
-                           "csi.storage.k8s.io/pod.uid": "uid-\(pod)", "csi.storage.k8s.io/serviceAccount.name": "default", "csi.storage.k8s.io/ephemeral": "true"]
-        r.secrets = ["clientid": "77777777-7777-4777-8777-777777777777", "clientsecret": "bench-secret"]
-        return r
+        kubeletPublishRequest(volumeID: "csi-\(pod)", target: target(work, pod), pod: pod, podUID: "uid-\(pod)", namespace: namespace, spc: spc,
+                              secrets: ["clientid": "77777777-7777-4777-8777-777777777777", "clientsecret": "bench-secret"])
     }
 
     func publish(_ node: Csi_V1_Node.Client<HTTP2ClientTransport.Posix>, _ r: Csi_V1_NodePublishVolumeRequest) async throws {

@@ -15,19 +15,11 @@ struct ChaosKubelet: Sendable {
     func target(_ v: ChaosWorld.Volume) -> String { root.appendingPathComponent("pods/pod-\(v.index)/volumes/kubernetes.io~csi/secrets/mount").path }
 
     func request(_ v: ChaosWorld.Volume) -> Csi_V1_NodePublishVolumeRequest {
-        var r = Csi_V1_NodePublishVolumeRequest()
-        r.volumeID = "csi-chaos-\(v.index)"
-        r.targetPath = target(v)
-        r.readonly = true
-        var capability = Csi_V1_VolumeCapability()
-        capability.mount = .init()
-        r.volumeCapability = capability
-        r.volumeContext = ["secretProviderClass": v.spc, "csi.storage.k8s.io/pod.name": "pod-\(v.index)", "csi.storage.k8s.io/pod.namespace": v.namespace,
-                           "csi.storage.k8s.io/pod.uid": "uid-chaos-\(v.index)", "csi.storage.k8s.io/serviceAccount.name": "default",
-                           "csi.storage.k8s.io/ephemeral": "true"]
-        r.secrets = ["clientid": ChaosWorld.csiClientID, "clientsecret": ChaosWorld.csiClientSecret]
-        return r
+        kubeletPublishRequest(volumeID: "csi-chaos-\(v.index)", target: target(v), pod: "pod-\(v.index)", podUID: "uid-chaos-\(v.index)",
+                              namespace: v.namespace, spc: v.spc, secrets: Self.credentials)
     }
+
+    static let credentials = ["clientid": ChaosWorld.csiClientID, "clientsecret": ChaosWorld.csiClientSecret]
 
     /// One round over every volume (8 at a time); returns how many calls failed.
     @discardableResult
@@ -69,16 +61,8 @@ struct ChaosKubelet: Sendable {
     /// One NodePublishVolume for a pod outside the world's volumes (the restart classes); returns the error, or nil.
     func publish(pod: String, namespace: String, spc: String, target: String) async -> String? {
         try? FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        var r = Csi_V1_NodePublishVolumeRequest()
-        r.volumeID = "csi-\(pod)"
-        r.targetPath = target
-        r.readonly = true
-        var capability = Csi_V1_VolumeCapability()
-        capability.mount = .init()
-        r.volumeCapability = capability
-        r.volumeContext = ["secretProviderClass": spc, "csi.storage.k8s.io/pod.name": pod, "csi.storage.k8s.io/pod.namespace": namespace,
-                           "csi.storage.k8s.io/pod.uid": "uid-\(pod)", "csi.storage.k8s.io/serviceAccount.name": "default", "csi.storage.k8s.io/ephemeral": "true"]
-        r.secrets = ["clientid": ChaosWorld.csiClientID, "clientsecret": ChaosWorld.csiClientSecret]
+        let r = kubeletPublishRequest(volumeID: "csi-\(pod)", target: target, pod: pod, podUID: "uid-\(pod)", namespace: namespace, spc: spc,
+                                      secrets: Self.credentials)
         do {
             return try await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { grpc in
                 do { _ = try await Csi_V1_Node.Client(wrapping: grpc).nodePublishVolume(r); return nil } catch {
