@@ -477,7 +477,7 @@ public struct NodePublisher: Sendable {
             hasher.update(data: SHA256.hash(data: contents).map { $0 })
         }
         if let objects = spc.spec.secretObjects, let encoded = try? JSONEncoder().encode(objects) { hasher.update(data: encoded) }
-        return StaleContentStore.hex(hasher.finalize())
+        return lowercaseHex(hasher.finalize())
     }
 
     // MARK: Unpublish

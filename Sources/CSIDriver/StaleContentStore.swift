@@ -4,6 +4,7 @@ import Glibc
 import Crypto
 import Foundation
 import ProviderClient
+import Serving
 
 /// The last good content of each mount, kept on this node so that a pod that starts while Key Vault or Entra cannot
 /// be reached can still get it (`akvs.io/serve-stale-on-outage`). Kept in a tmpfs (never on disk), root only
@@ -123,12 +124,6 @@ actor StaleContentStore {
         for part in [provider, namespace, classUID, String(generation), serviceAccount] { add(part) }
         for (key, value) in attributes.sorted(by: { $0.key < $1.key }) where !perPod.contains(key) { add(key); add(value) }
         for (key, value) in secrets.sorted(by: { $0.key < $1.key }) where key != PodVolume.serviceAccountTokens { add(key); add(value) }
-        return hex(hasher.finalize())
-    }
-
-    /// Lowercase hex of a digest (String(format:) per byte went through CoreFoundation's formatter).
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xf)]] }, as: UTF8.self)
+        return lowercaseHex(hasher.finalize())
     }
 }

@@ -140,11 +140,11 @@ public actor ProviderClients {
     static func json(_ map: [String: String]) -> String {
         var out: [UInt8] = [UInt8(ascii: "{")]
         out.reserveCapacity(map.reduce(2) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
-        for (index, key) in map.keys.sorted().enumerated() {
+        for (index, entry) in map.sorted(by: { $0.key < $1.key }).enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            appendJSONString(key, to: &out)
+            appendJSONString(entry.key, to: &out)
             out.append(UInt8(ascii: ":"))
-            appendJSONString(map[key] ?? "", to: &out)
+            appendJSONString(entry.value, to: &out)
         }
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Kubernetes
 import SecretsStoreAPI
+import Serving
 
 /// A Secret as the restarter caches it: its metadata and a digest of its type and data, never the values.
 public struct SecretDigest: APIObject, Equatable {
@@ -40,7 +41,7 @@ public struct SecretDigest: APIObject, Equatable {
         return short(hasher.finalize())
     }
 
-    static func short(_ digest: SHA256.Digest) -> String { digest.prefix(8).map { String(format: "%02x", $0) }.joined() }
+    static func short(_ digest: SHA256.Digest) -> String { lowercaseHex(digest.prefix(8)) }
 }
 
 /// The object versions a SecretProviderClass's mounts rotated to: the digest of a pod status's sorted

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SecretsStoreAPI
+import Serving
 
 /// Change detection without a slow KDF: HMAC-SHA256 under a controller-held key over the Secret's content
 /// and the inputs that force a resync. Without the key a status reader cannot test guesses of a value
@@ -23,6 +24,6 @@ struct SyncHasher: Sendable {
         feed(spc.metadata.uid ?? ""); feed(String(spc.metadata.generation ?? 0))
         feed(sync.metadata.uid ?? ""); feed(String(sync.metadata.generation ?? 0))
         feed(sync.spec.forceSynchronization ?? "")
-        return "akvs1:" + mac.finalize().map { String(format: "%02x", $0) }.joined()
+        return "akvs1:" + lowercaseHex(mac.finalize())
     }
 }
